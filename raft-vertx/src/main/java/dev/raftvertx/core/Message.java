@@ -1,0 +1,76 @@
+package dev.raftvertx.core;
+
+import java.util.List;
+
+/**
+ * A Raft RPC exchanged between nodes. Every message carries the sender's term (§5.1), the sender
+ * and the receiver. Messages are fire-and-forget: the protocol retries, so a lost, duplicated or
+ * reordered message is never an error.
+ */
+public sealed interface Message {
+
+  /** @return the sender's current term (for a pre-vote request: the term it would campaign in) */
+  long term();
+
+  /** @return the sender's node id */
+  String from();
+
+  /** @return the receiver's node id */
+  String to();
+
+  /**
+   * RequestVote (§5.2) or, with {@code preVote}, the pre-vote probe (thesis §9.6) that changes no
+   * state on the receiver.
+   *
+   * @param lastLogIndex index of the candidate's last log entry (§5.4)
+   * @param lastLogTerm term of the candidate's last log entry (§5.4)
+   * @param preVote true for a pre-vote, which neither the sender nor the receiver persists
+   * @param transfer true when a leadership transfer asked for this election (thesis §3.10); lets
+   *     the request pass the guard against disruptive servers (§6)
+   */
+  record VoteRequest(long term, String from, String to, long lastLogIndex, long lastLogTerm,
+      boolean preVote, boolean transfer) implements Message {
+  }
+
+  /**
+   * The answer to a {@link VoteRequest}.
+   *
+   * @param voteGranted true if the receiver voted (or would vote, for a pre-vote) for the sender
+   * @param preVote echoes the request's flag
+   */
+  record VoteResponse(long term, String from, String to, boolean voteGranted, boolean preVote)
+      implements Message {
+  }
+
+  /**
+   * AppendEntries (§5.3); with no entries it is a heartbeat.
+   *
+   * @param prevLogIndex index of the entry just before {@code entries}
+   * @param prevLogTerm term of that entry
+   * @param entries entries to store, in index order, starting at {@code prevLogIndex + 1}
+   * @param leaderCommit the leader's commit index
+   * @param round the leader's latest heartbeat round, echoed by the follower; ReadIndex counts
+   *     acknowledgements of a round (thesis §6.4)
+   */
+  record AppendEntriesRequest(long term, String from, String to, long prevLogIndex, long prevLogTerm,
+      List<LogEntry> entries, long leaderCommit, long round) implements Message {
+    public AppendEntriesRequest {
+      entries = List.copyOf(entries);
+    }
+  }
+
+  /**
+   * The answer to an {@link AppendEntriesRequest}.
+   *
+   * @param success true if the follower's log matched at prevLogIndex and now holds the entries
+   * @param matchIndex on success, the last index this request verified (prevLogIndex + entries)
+   * @param rejectedIndex on failure, the request's prevLogIndex (lets the leader spot stale replies)
+   * @param conflictTerm on failure, the follower's term at prevLogIndex, or 0 if its log is shorter
+   * @param conflictIndex on failure, the first index of {@code conflictTerm} in the follower's
+   *     log, or its last index + 1 if the log is shorter (fast backtracking)
+   * @param round the request's round, echoed
+   */
+  record AppendEntriesResponse(long term, String from, String to, boolean success, long matchIndex,
+      long rejectedIndex, long conflictTerm, long conflictIndex, long round) implements Message {
+  }
+}

@@ -1,0 +1,931 @@
+package dev.raftvertx.core;
+
+import dev.raftvertx.core.Message.AppendEntriesRequest;
+import dev.raftvertx.core.Message.AppendEntriesResponse;
+import dev.raftvertx.core.Message.VoteRequest;
+import dev.raftvertx.core.Message.VoteResponse;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.random.RandomGenerator;
+
+/**
+ * The Raft protocol of one node as a deterministic state machine (§5, §8; pre-vote and
+ * check-quorum from the thesis, §9.6 and §6.2).
+ *
+ * <p>Inputs: {@link #step(Message)} for RPCs from peers, {@link #tick()} for the logical clock,
+ * {@link #propose} and {@link #readIndex(long)} for clients, {@link #persisted(long)} when a
+ * {@link StorageWrite} became durable. Output: {@link #ready()}. Randomness comes only from the
+ * injected generator, so a seeded generator makes a run repeatable.
+ *
+ * <p><b>Durability ordering.</b> Responses (votes, append acknowledgements) leave only after the
+ * state they promise is durable: they are held until {@link #persisted(long)} covers the newest
+ * write at the time they were made. A candidate's own vote is such a held message, so it counts
+ * only once its term and vote are durable; a leader counts itself toward commitment only up to its
+ * last durable index. A leader's AppendEntries promise nothing about its own disk and go out at
+ * once, so its fsync runs in parallel with replication.
+ *
+ * <p><b>Threading:</b> not thread-safe; confine an instance to one thread.
+ */
+public final class RaftCore {
+
+  private final CoreConfig config;
+  private final String id;
+  private final RandomGenerator random;
+
+  // ---- persistent state (§5, Figure 2), durable through StorageWrite ----
+  /** Latest term this node has seen. */
+  private long currentTerm;
+  /** Candidate voted for in currentTerm, or null. */
+  private String votedFor;
+  /** The log, including entries not yet durable. */
+  private final RaftLog log;
+
+  // ---- volatile state ----
+  private Role role = Role.FOLLOWER;
+  /** The leader of currentTerm as far as this node knows, or null. */
+  private String leaderId;
+  /** Highest index known committed (§5.3). */
+  private long commitIndex;
+  /** Highest index handed to the driver for applying. */
+  private long handedOutIndex;
+  /** Configurations found in the log, by index; the newest is in force (§6). */
+  private final TreeMap<Long, Configuration> configsInLog = new TreeMap<>();
+  /** The configuration in force before the first CONFIG entry in the log (empty, or a snapshot's). */
+  private Configuration baseConfiguration;
+  private Configuration configuration;
+
+  // ---- timers, in ticks ----
+  private int electionElapsed;
+  private int heartbeatElapsed;
+  private int randomizedElectionTimeout;
+
+  // ---- candidate state ----
+  /** Votes (or pre-votes) received in the current campaign. */
+  private final Map<String, Boolean> votes = new HashMap<>();
+
+  // ---- leader state ----
+  /** One entry per other member (voters of both halves and learners). */
+  private final Map<String, Progress> progress = new LinkedHashMap<>();
+  /** Followers that may need an AppendEntries at the next {@link #ready()}. */
+  private final Set<String> needsAppend = new HashSet<>();
+  /** Followers that should learn the new commit index even if there is nothing new to send. */
+  private final Set<String> needsCommitUpdate = new HashSet<>();
+
+  // ---- ReadIndex (thesis §6.4) ----
+  /** The latest heartbeat round started; every AppendEntries carries it. */
+  private long round;
+  /** The round whose reads are waiting for a quorum, or 0. */
+  private long inflightRound;
+  private List<ReadState> inflightRoundReads = new ArrayList<>();
+  /** Reads that wait for the next round. */
+  private List<ReadState> nextRoundReads = new ArrayList<>();
+  /** Reads that arrived before this leader committed an entry of its term. */
+  private final List<Long> readsAwaitingTermCommit = new ArrayList<>();
+
+  // ---- durability tracking ----
+  /** Highest index such that the log prefix up to it is durable as held in memory. */
+  private long persistedIndex;
+  /** Sequence number of the last write handed out. */
+  private long writeSequence;
+  /** The hard state in the last write handed out (or loaded). */
+  private HardState writtenHardState;
+  /** Pending (not yet handed out) write: truncation point, or 0. */
+  private long pendingTruncateFrom;
+  /** Pending (not yet handed out) write: entries to append. */
+  private final List<LogEntry> pendingEntries = new ArrayList<>();
+  /** Writes handed out but not yet reported durable, oldest first. */
+  private final ArrayDeque<InflightWrite> inflightWrites = new ArrayDeque<>();
+  /** Messages held until the write with the given sequence number is durable, in order. */
+  private final ArrayDeque<HeldMessage> heldMessages = new ArrayDeque<>();
+
+  // ---- outputs, drained by ready() ----
+  private final List<Message> outbox = new ArrayList<>();
+  private final List<StorageWrite> writesOut = new ArrayList<>();
+  private final List<ReadState> readsOut = new ArrayList<>();
+  private final List<Long> failedReadsOut = new ArrayList<>();
+
+  /**
+   * Test hook for the simulator's self-check: when true the leader commits by counting replicas of
+   * entries from earlier terms, the bug Figure 8 of the paper warns about. Never set outside tests.
+   */
+  boolean unsafeCommitEntriesOfEarlierTerms;
+
+  private record InflightWrite(long sequence, long lastIndexAtCut, long cap) {
+    InflightWrite withCap(long newCap) {
+      return new InflightWrite(sequence, lastIndexAtCut, Math.min(cap, newCap));
+    }
+  }
+
+  private record HeldMessage(long sequence, Message message) {
+  }
+
+  /**
+   * Creates a core from durable state.
+   *
+   * @param config settings
+   * @param random source of randomized election timeouts; seed it to repeat a run
+   * @param hardState the durable term and vote
+   * @param entries the durable log, contiguous from index 1 (a founding member's log starts with a
+   *     {@link EntryType#CONFIG} entry, see {@link #bootstrapEntry(Configuration)}; a node waiting
+   *     to join has an empty log)
+   */
+  public RaftCore(CoreConfig config, RandomGenerator random, HardState hardState,
+      List<LogEntry> entries) {
+    this.config = Objects.requireNonNull(config, "config");
+    this.id = config.nodeId();
+    this.random = Objects.requireNonNull(random, "random");
+    this.currentTerm = hardState.currentTerm();
+    this.votedFor = hardState.votedFor();
+    this.writtenHardState = hardState;
+    this.log = new RaftLog(0, 0, entries);
+    this.persistedIndex = log.lastIndex();
+    this.baseConfiguration = Configuration.of(Set.of());
+    for (LogEntry e : entries) {
+      if (e.type() == EntryType.CONFIG) {
+        configsInLog.put(e.index(), Configuration.decode(e.data()));
+      }
+    }
+    this.configuration = currentConfigurationFromLog();
+    resetRandomizedElectionTimeout();
+  }
+
+  /**
+   * @param configuration the founding members
+   * @return the first log entry of every founding member (index 1, term 0): the initial
+   *     configuration lives in the log, so flags cannot silently change membership later
+   */
+  public static LogEntry bootstrapEntry(Configuration configuration) {
+    return new LogEntry(1, 0, EntryType.CONFIG, 0, 0, 0, configuration.encode());
+  }
+
+  // =====================================================================================
+  // Inputs
+  // =====================================================================================
+
+  /** Advances the logical clock by one tick: election timeouts, heartbeats, check-quorum. */
+  public void tick() {
+    if (role == Role.LEADER) {
+      tickLeader();
+    } else {
+      electionElapsed++;
+      if (promotable() && electionElapsed >= randomizedElectionTimeout) {
+        campaign();
+      }
+    }
+  }
+
+  private void tickLeader() {
+    heartbeatElapsed++;
+    electionElapsed++;
+    if (electionElapsed >= config.electionTicks()) {
+      electionElapsed = 0;
+      if (config.checkQuorum()) {
+        // Check-quorum (thesis §6.2): a leader that cannot reach a quorum steps down so that
+        // clients find the real leader instead of waiting on this one.
+        Set<String> active = new HashSet<>();
+        active.add(id);
+        for (Map.Entry<String, Progress> e : progress.entrySet()) {
+          if (e.getValue().recentActive) {
+            active.add(e.getKey());
+          }
+          e.getValue().recentActive = false;
+        }
+        if (!Quorum.isQuorum(configuration, active)) {
+          becomeFollower(currentTerm, null);
+          return;
+        }
+      }
+    }
+    if (heartbeatElapsed >= config.heartbeatTicks()) {
+      heartbeatElapsed = 0;
+      broadcastHeartbeat();
+    }
+  }
+
+  /**
+   * Handles an RPC from a peer. Unknown senders and messages for other nodes are the transport's
+   * business; the core trusts what it is given.
+   *
+   * @param m the message
+   */
+  public void step(Message m) {
+    if (m.term() > currentTerm) {
+      if (m instanceof VoteRequest vr) {
+        // §6: a server that heard from a current leader within the minimum election timeout
+        // ignores vote requests, so removed or partitioned servers cannot disrupt the cluster.
+        // A transfer (TimeoutNow) election is allowed through.
+        boolean inLease = config.checkQuorum() && leaderId != null
+            && electionElapsed < config.electionTicks() && !vr.transfer();
+        if (inLease) {
+          return;
+        }
+      }
+      boolean preVoteTraffic = (m instanceof VoteRequest vr && vr.preVote())
+          || (m instanceof VoteResponse vs && vs.preVote() && vs.voteGranted());
+      if (!preVoteTraffic) {
+        // §5.1: a node that sees a higher term adopts it and becomes a follower.
+        becomeFollower(m.term(), m instanceof AppendEntriesRequest ? m.from() : null);
+      }
+    } else if (m.term() < currentTerm) {
+      if (m instanceof AppendEntriesRequest) {
+        // §5.1: reject a stale leader; our term in the reply makes it step down. This also lets a
+        // node whose term ran ahead (check-quorum may make others ignore its votes) pull the
+        // cluster up to its term and rejoin.
+        sendAfterPersist(new AppendEntriesResponse(currentTerm, id, m.from(), false, 0,
+            ((AppendEntriesRequest) m).prevLogIndex(), 0, 0, 0));
+      } else if (m instanceof VoteRequest vr) {
+        sendAfterPersist(new VoteResponse(currentTerm, id, m.from(), false, vr.preVote()));
+      }
+      return; // responses from older terms are stale
+    }
+
+    if (m instanceof VoteRequest vr) {
+      handleVoteRequest(vr);
+    } else if (m instanceof VoteResponse vs) {
+      handleVoteResponse(vs);
+    } else if (m instanceof AppendEntriesRequest ae) {
+      if (role == Role.LEADER) {
+        throw new IllegalStateException(id + ": two leaders in term " + currentTerm + ": "
+            + ae.from() + " and " + id);
+      }
+      if (role != Role.FOLLOWER) {
+        becomeFollower(ae.term(), ae.from()); // §5.2: a candidate recognizes the new leader
+      }
+      handleAppendEntries(ae);
+    } else if (m instanceof AppendEntriesResponse ar) {
+      if (role == Role.LEADER) {
+        handleAppendResponse(ar);
+      }
+    }
+  }
+
+  /**
+   * Appends a proposal to the leader's log.
+   *
+   * @param type the entry type ({@link EntryType#COMMAND} or {@link EntryType#SESSION_OPEN})
+   * @param session exactly-once session id, or 0
+   * @param sequence per-session sequence number, or 0
+   * @param timestamp the leader's clock in milliseconds, stamped into the entry
+   * @param data payload
+   * @return where the entry was appended, or why it was refused (then it will never be applied)
+   */
+  public ProposeResult propose(EntryType type, long session, long sequence, long timestamp,
+      byte[] data) {
+    if (role != Role.LEADER) {
+      return ProposeResult.refused(ProposeResult.Status.NOT_LEADER, leaderId);
+    }
+    if (data != null && data.length > config.maxEntryBytes()) {
+      return ProposeResult.refused(ProposeResult.Status.TOO_LARGE, id);
+    }
+    if (log.lastIndex() - commitIndex >= config.maxUncommittedEntries()) {
+      return ProposeResult.refused(ProposeResult.Status.OVERLOADED, id);
+    }
+    LogEntry entry = new LogEntry(log.lastIndex() + 1, currentTerm, type, session, sequence,
+        timestamp, data);
+    appendLocal(entry);
+    return ProposeResult.appended(entry.index(), entry.term());
+  }
+
+  /**
+   * Asks for a linearizable read (ReadIndex, thesis §6.4). The read waits until this leader has
+   * committed an entry of its term, then joins the next heartbeat round that starts after it
+   * arrived; once a quorum acknowledged that round, {@link #ready()} hands out a {@link ReadState}
+   * with the commit index seen on arrival. Many reads share one round.
+   *
+   * @param readId the driver's id for the read
+   * @return false if this node is not the leader (nothing will be handed out for the id)
+   */
+  public boolean readIndex(long readId) {
+    if (role != Role.LEADER) {
+      return false;
+    }
+    if (!committedInCurrentTerm()) {
+      readsAwaitingTermCommit.add(readId);
+      return true;
+    }
+    nextRoundReads.add(new ReadState(readId, commitIndex));
+    if (inflightRound == 0) {
+      startReadRound();
+    }
+    return true;
+  }
+
+  /**
+   * Reports that every {@link StorageWrite} with a sequence number up to {@code sequence} is
+   * durable. Releases the messages that waited for it.
+   *
+   * @param sequence the highest durable write
+   */
+  public void persisted(long sequence) {
+    while (!inflightWrites.isEmpty() && inflightWrites.peekFirst().sequence() <= sequence) {
+      InflightWrite w = inflightWrites.removeFirst();
+      persistedIndex = Math.min(w.lastIndexAtCut(), w.cap());
+    }
+    while (!heldMessages.isEmpty() && heldMessages.peekFirst().sequence() <= sequence) {
+      Message m = heldMessages.removeFirst().message();
+      if (m.to().equals(id)) {
+        step(m); // our own vote, now durable
+      } else {
+        outbox.add(m);
+      }
+    }
+    if (role == Role.LEADER) {
+      maybeCommit();
+    }
+  }
+
+  // =====================================================================================
+  // Output
+  // =====================================================================================
+
+  /** @return true if {@link #ready()} would return something */
+  public boolean hasReady() {
+    return !outbox.isEmpty() || !writesOut.isEmpty() || hasPendingWrite()
+        || handedOutIndex < commitIndex || !readsOut.isEmpty() || !failedReadsOut.isEmpty()
+        || (role == Role.LEADER && (!needsAppend.isEmpty() || !needsCommitUpdate.isEmpty()));
+  }
+
+  /**
+   * Drains everything the driver must do now. Proposals and messages handled since the last call
+   * are batched: one storage write, and at most a few AppendEntries per follower.
+   *
+   * @return the work to do
+   */
+  public Ready ready() {
+    if (role == Role.LEADER) {
+      flushAppends();
+    }
+    cutWrite();
+    List<LogEntry> committed = List.of();
+    if (handedOutIndex < commitIndex) {
+      committed = log.slice(handedOutIndex + 1, Long.MAX_VALUE,
+          (int) (commitIndex - handedOutIndex));
+      handedOutIndex = commitIndex;
+    }
+    Ready r = new Ready(List.copyOf(outbox), List.copyOf(writesOut), committed,
+        List.copyOf(readsOut), List.copyOf(failedReadsOut));
+    outbox.clear();
+    writesOut.clear();
+    readsOut.clear();
+    failedReadsOut.clear();
+    return r;
+  }
+
+  // =====================================================================================
+  // Queries
+  // =====================================================================================
+
+  /** @return a picture of this node's state */
+  public Status status() {
+    Map<String, Status.FollowerStatus> followers = new java.util.TreeMap<>();
+    if (role == Role.LEADER) {
+      for (Map.Entry<String, Progress> e : progress.entrySet()) {
+        Progress p = e.getValue();
+        followers.put(e.getKey(), new Status.FollowerStatus(p.match, p.next,
+            p.state == Progress.State.REPLICATE));
+      }
+    }
+    return new Status(id, role, currentTerm, votedFor, leaderId, commitIndex, log.lastIndex(),
+        log.lastTerm(), persistedIndex, log.firstIndex(), configuration, followers);
+  }
+
+  /** @return this node's id */
+  public String id() {
+    return id;
+  }
+
+  /** @return the current role */
+  public Role role() {
+    return role;
+  }
+
+  /** @return the current term */
+  public long currentTerm() {
+    return currentTerm;
+  }
+
+  /** @return the known leader of the current term, or null */
+  public String leaderId() {
+    return leaderId;
+  }
+
+  /** @return the commit index */
+  public long commitIndex() {
+    return commitIndex;
+  }
+
+  /** @return the configuration in force */
+  public Configuration configuration() {
+    return configuration;
+  }
+
+  /**
+   * @param index a log index
+   * @return the term at index, or -1 if not held
+   */
+  public long termAt(long index) {
+    return log.term(index);
+  }
+
+  /** @return index of the last log entry */
+  public long lastIndex() {
+    return log.lastIndex();
+  }
+
+  /**
+   * @param from first index
+   * @return a copy of the log from that index on (for tests and status pages)
+   */
+  public List<LogEntry> entriesFrom(long from) {
+    return log.entriesFrom(from);
+  }
+
+  // =====================================================================================
+  // Roles (§5.2)
+  // =====================================================================================
+
+  private boolean promotable() {
+    return configuration.isVoter(id);
+  }
+
+  private void campaign() {
+    if (config.preVote()) {
+      becomePreCandidate();
+    } else {
+      becomeCandidate();
+    }
+  }
+
+  private void becomeFollower(long term, String leader) {
+    if (term > currentTerm) {
+      currentTerm = term;
+      votedFor = null;
+    }
+    Role previous = role;
+    role = Role.FOLLOWER;
+    leaderId = leader;
+    resetTimers();
+    if (previous == Role.LEADER) {
+      progress.clear();
+      needsAppend.clear();
+      needsCommitUpdate.clear();
+    }
+    failAllReads();
+  }
+
+  private void becomePreCandidate() {
+    // Thesis §9.6: ask whether we could win before raising the term, so a node that was cut off
+    // does not force the cluster into a new term when it comes back.
+    role = Role.PRE_CANDIDATE;
+    leaderId = null;
+    votes.clear();
+    resetTimers();
+    votes.put(id, true);
+    if (Quorum.voteResult(configuration, votes) == Quorum.VoteResult.WON) {
+      becomeCandidate();
+      return;
+    }
+    for (String peer : configuration.members()) {
+      if (!peer.equals(id) && configuration.isVoter(peer)) {
+        outbox.add(new VoteRequest(currentTerm + 1, id, peer, log.lastIndex(), log.lastTerm(),
+            true, false));
+      }
+    }
+  }
+
+  private void becomeCandidate() {
+    currentTerm++;
+    votedFor = id;
+    role = Role.CANDIDATE;
+    leaderId = null;
+    votes.clear();
+    resetTimers();
+    // Our own vote counts only once term and vote are durable: it is a held message to ourselves.
+    sendAfterPersist(new VoteResponse(currentTerm, id, id, true, false));
+    for (String peer : configuration.members()) {
+      if (!peer.equals(id) && configuration.isVoter(peer)) {
+        // A vote request promises nothing about our state; it leaves at once (§5.2).
+        outbox.add(new VoteRequest(currentTerm, id, peer, log.lastIndex(), log.lastTerm(),
+            false, false));
+      }
+    }
+  }
+
+  private void becomeLeader() {
+    role = Role.LEADER;
+    leaderId = id;
+    resetTimers();
+    progress.clear();
+    for (String peer : configuration.members()) {
+      if (!peer.equals(id)) {
+        Progress p = new Progress(log.lastIndex() + 1);
+        p.recentActive = true;
+        progress.put(peer, p);
+      }
+    }
+    round = 0;
+    inflightRound = 0;
+    // §8: a new leader commits a no-op of its term first; it also commits the earlier terms'
+    // entries indirectly (§5.4.2) and lets ReadIndex reads start.
+    appendLocal(new LogEntry(log.lastIndex() + 1, currentTerm, EntryType.NOOP, 0, 0, 0, null));
+  }
+
+  private void resetTimers() {
+    electionElapsed = 0;
+    heartbeatElapsed = 0;
+    resetRandomizedElectionTimeout();
+  }
+
+  private void resetRandomizedElectionTimeout() {
+    // §5.2: randomized timeouts in [T, 2T) make split votes rare.
+    randomizedElectionTimeout = config.electionTicks() + random.nextInt(config.electionTicks());
+  }
+
+  // =====================================================================================
+  // Elections (§5.2, §5.4.1)
+  // =====================================================================================
+
+  private void handleVoteRequest(VoteRequest m) {
+    boolean upToDate = m.lastLogTerm() > log.lastTerm()
+        || (m.lastLogTerm() == log.lastTerm() && m.lastLogIndex() >= log.lastIndex());
+    boolean grant;
+    if (m.preVote()) {
+      // A pre-vote is granted when we would vote in that term and have not heard from a leader
+      // within the minimum election timeout (thesis §9.6).
+      boolean leaderRecent = leaderId != null && electionElapsed < config.electionTicks()
+          && !m.transfer();
+      grant = m.term() > currentTerm && upToDate && !leaderRecent;
+      sendAfterPersist(new VoteResponse(grant ? m.term() : currentTerm, id, m.from(), grant, true));
+      return;
+    }
+    // §5.2: at most one vote per term, first come first served; §5.4.1: only for an up-to-date log.
+    boolean canVote = Objects.equals(votedFor, m.from()) || (votedFor == null && leaderId == null);
+    grant = canVote && upToDate;
+    if (grant) {
+      votedFor = m.from();
+      electionElapsed = 0;
+    }
+    sendAfterPersist(new VoteResponse(currentTerm, id, m.from(), grant, false));
+  }
+
+  private void handleVoteResponse(VoteResponse m) {
+    if (m.preVote()) {
+      if (role != Role.PRE_CANDIDATE || m.term() != currentTerm + 1 && m.voteGranted()) {
+        return;
+      }
+    } else if (role != Role.CANDIDATE) {
+      return;
+    }
+    votes.put(m.from(), m.voteGranted());
+    switch (Quorum.voteResult(configuration, votes)) {
+      case WON -> {
+        if (role == Role.PRE_CANDIDATE) {
+          becomeCandidate();
+        } else {
+          becomeLeader();
+        }
+      }
+      case LOST -> becomeFollower(currentTerm, null);
+      default -> { }
+    }
+  }
+
+  // =====================================================================================
+  // Replication: follower side (§5.3)
+  // =====================================================================================
+
+  private void handleAppendEntries(AppendEntriesRequest m) {
+    leaderId = m.from();
+    electionElapsed = 0;
+    if (log.matchTerm(m.prevLogIndex(), m.prevLogTerm())) {
+      long lastNew = m.prevLogIndex() + m.entries().size();
+      // §5.3: delete a conflicting entry and all that follow; entries that already match are kept,
+      // so a reordered or duplicated request never truncates anything.
+      long conflict = log.findConflict(m.entries());
+      if (conflict != 0) {
+        if (conflict <= commitIndex) {
+          throw new IllegalStateException(id + ": entry " + conflict + " conflicts with committed "
+              + "log (commit " + commitIndex + ")");
+        }
+        if (conflict <= log.lastIndex()) {
+          truncateLocal(conflict);
+        }
+        for (LogEntry e : m.entries()) {
+          if (e.index() >= conflict) {
+            appendLocal(e);
+          }
+        }
+      }
+      // Commit only what this request verified: entries past lastNew may still be a stale leader's.
+      long newCommit = Math.min(m.leaderCommit(), lastNew);
+      if (newCommit > commitIndex) {
+        commitIndex = newCommit;
+      }
+      sendAfterPersist(new AppendEntriesResponse(currentTerm, id, m.from(), true, lastNew, 0, 0, 0,
+          m.round()));
+    } else {
+      long conflictTerm;
+      long conflictIndex;
+      if (m.prevLogIndex() > log.lastIndex()) {
+        conflictTerm = 0;
+        conflictIndex = log.lastIndex() + 1;
+      } else {
+        conflictTerm = log.term(m.prevLogIndex());
+        conflictIndex = log.firstIndexOfTermAt(m.prevLogIndex());
+      }
+      sendAfterPersist(new AppendEntriesResponse(currentTerm, id, m.from(), false, 0,
+          m.prevLogIndex(), conflictTerm, conflictIndex, m.round()));
+    }
+  }
+
+  // =====================================================================================
+  // Replication: leader side (§5.3, §5.4.2)
+  // =====================================================================================
+
+  private void handleAppendResponse(AppendEntriesResponse m) {
+    Progress p = progress.get(m.from());
+    if (p == null) {
+      return;
+    }
+    p.recentActive = true;
+    if (m.round() > p.ackedRound) {
+      p.ackedRound = m.round();
+      checkReadRound();
+    }
+    if (m.success()) {
+      boolean wasProbe = p.state == Progress.State.PROBE;
+      if (p.maybeUpdate(m.matchIndex())) {
+        if (wasProbe) {
+          p.becomeReplicate();
+        } else {
+          p.freeInflightTo(p.match);
+        }
+        maybeCommit();
+        needsAppend.add(m.from());
+      } else if (wasProbe) {
+        // A heartbeat answered: the follower is reachable, probe again.
+        p.probeSent = false;
+        needsAppend.add(m.from());
+      } else if (p.inflightFull(config.maxInflightMessages(), config.maxInflightBytes())) {
+        // Answers were probably lost; let one more message out so replication cannot stall.
+        p.freeFirstInflight();
+        needsAppend.add(m.from());
+      }
+      return;
+    }
+    if (m.matchIndex() == 0 && m.rejectedIndex() == 0 && m.conflictIndex() == 0) {
+      return; // a term rejection from an older exchange; nothing to learn
+    }
+    if (p.state == Progress.State.REPLICATE && m.rejectedIndex() <= p.match) {
+      return; // stale
+    }
+    if (p.state == Progress.State.PROBE && m.rejectedIndex() != p.next - 1) {
+      return; // stale
+    }
+    // Fast backtracking: skip the follower's whole conflicting term in one round trip.
+    long hint;
+    if (m.conflictTerm() > 0) {
+      long lastOfTerm = log.lastIndexOfTerm(m.conflictTerm(), m.rejectedIndex());
+      hint = lastOfTerm >= 0 ? lastOfTerm + 1 : m.conflictIndex();
+    } else {
+      hint = m.conflictIndex();
+    }
+    p.next = Math.max(p.match + 1, Math.min(m.rejectedIndex(), hint));
+    p.becomeProbe();
+    needsAppend.add(m.from());
+  }
+
+  private void maybeCommit() {
+    Map<String, Long> match = new HashMap<>();
+    for (Map.Entry<String, Progress> e : progress.entrySet()) {
+      match.put(e.getKey(), e.getValue().match);
+    }
+    // The leader counts itself only up to what it has made durable.
+    match.put(id, persistedIndex);
+    long quorumIndex = Quorum.committedIndex(configuration, match);
+    if (quorumIndex <= commitIndex || quorumIndex > log.lastIndex()) {
+      return;
+    }
+    // §5.4.2 (Figure 8): only entries of the current term are committed by counting replicas;
+    // earlier ones commit indirectly with them.
+    if (log.term(quorumIndex) != currentTerm && !unsafeCommitEntriesOfEarlierTerms) {
+      return;
+    }
+    boolean firstInTerm = !committedInCurrentTerm();
+    commitIndex = quorumIndex;
+    needsCommitUpdate.addAll(progress.keySet());
+    if (firstInTerm && committedInCurrentTerm()) {
+      for (Long readId : readsAwaitingTermCommit) {
+        nextRoundReads.add(new ReadState(readId, commitIndex));
+      }
+      readsAwaitingTermCommit.clear();
+      if (!nextRoundReads.isEmpty() && inflightRound == 0) {
+        startReadRound();
+      }
+    }
+  }
+
+  private boolean committedInCurrentTerm() {
+    return log.term(commitIndex) == currentTerm;
+  }
+
+  private void broadcastHeartbeat() {
+    for (Map.Entry<String, Progress> e : progress.entrySet()) {
+      sendHeartbeat(e.getKey(), e.getValue());
+      needsCommitUpdate.remove(e.getKey());
+    }
+  }
+
+  /**
+   * A heartbeat is an empty AppendEntries anchored at the follower's match index, which it is
+   * known to hold durably, so it always succeeds and tells the follower the commit index.
+   */
+  private void sendHeartbeat(String peer, Progress p) {
+    outbox.add(new AppendEntriesRequest(currentTerm, id, peer, p.match, log.term(p.match),
+        List.of(), commitIndex, round));
+  }
+
+  /** Generates AppendEntries for followers that may need them; called from ready(). */
+  private void flushAppends() {
+    for (Map.Entry<String, Progress> e : progress.entrySet()) {
+      String peer = e.getKey();
+      boolean sent = false;
+      if (needsAppend.contains(peer)) {
+        sent = sendAppends(peer, e.getValue());
+      }
+      if (!sent && needsCommitUpdate.contains(peer)) {
+        sendHeartbeat(peer, e.getValue());
+      }
+    }
+    needsAppend.clear();
+    needsCommitUpdate.clear();
+  }
+
+  private boolean sendAppends(String peer, Progress p) {
+    boolean sent = false;
+    if (p.state == Progress.State.PROBE) {
+      if (p.probeSent) {
+        return false;
+      }
+      List<LogEntry> entries = log.slice(p.next, config.maxMessageBytes(), Integer.MAX_VALUE);
+      outbox.add(new AppendEntriesRequest(currentTerm, id, peer, p.next - 1, log.term(p.next - 1),
+          entries, commitIndex, round));
+      p.probeSent = true;
+      return true;
+    }
+    while (p.next <= log.lastIndex()
+        && !p.inflightFull(config.maxInflightMessages(), config.maxInflightBytes())) {
+      List<LogEntry> entries = log.slice(p.next, config.maxMessageBytes(), Integer.MAX_VALUE);
+      long bytes = 0;
+      for (LogEntry le : entries) {
+        bytes += le.sizeInBytes();
+      }
+      long prev = p.next - 1;
+      outbox.add(new AppendEntriesRequest(currentTerm, id, peer, prev, log.term(prev), entries,
+          commitIndex, round));
+      p.next = entries.get(entries.size() - 1).index() + 1;
+      p.addInflight(p.next - 1, bytes);
+      sent = true;
+    }
+    return sent;
+  }
+
+  // =====================================================================================
+  // ReadIndex (thesis §6.4)
+  // =====================================================================================
+
+  private void startReadRound() {
+    round++;
+    inflightRound = round;
+    inflightRoundReads = nextRoundReads;
+    nextRoundReads = new ArrayList<>();
+    broadcastHeartbeat();
+    checkReadRound();
+  }
+
+  private void checkReadRound() {
+    if (inflightRound == 0) {
+      return;
+    }
+    Set<String> acked = new HashSet<>();
+    acked.add(id);
+    for (Map.Entry<String, Progress> e : progress.entrySet()) {
+      if (e.getValue().ackedRound >= inflightRound) {
+        acked.add(e.getKey());
+      }
+    }
+    if (!Quorum.isQuorum(configuration, acked)) {
+      return;
+    }
+    readsOut.addAll(inflightRoundReads);
+    inflightRoundReads = new ArrayList<>();
+    inflightRound = 0;
+    if (!nextRoundReads.isEmpty()) {
+      startReadRound();
+    }
+  }
+
+  private void failAllReads() {
+    for (ReadState r : inflightRoundReads) {
+      failedReadsOut.add(r.readId());
+    }
+    for (ReadState r : nextRoundReads) {
+      failedReadsOut.add(r.readId());
+    }
+    failedReadsOut.addAll(readsAwaitingTermCommit);
+    inflightRoundReads = new ArrayList<>();
+    nextRoundReads = new ArrayList<>();
+    readsAwaitingTermCommit.clear();
+    inflightRound = 0;
+  }
+
+  // =====================================================================================
+  // Local log and durability
+  // =====================================================================================
+
+  private void appendLocal(LogEntry e) {
+    log.append(e);
+    pendingEntries.add(e);
+    if (e.type() == EntryType.CONFIG) {
+      configsInLog.put(e.index(), Configuration.decode(e.data()));
+      configuration = currentConfigurationFromLog();
+    }
+    if (role == Role.LEADER) {
+      // The leader's own match advances in persisted(), once the entry is durable.
+      needsAppend.addAll(progress.keySet());
+    }
+  }
+
+  private void truncateLocal(long from) {
+    log.truncateFrom(from);
+    persistedIndex = Math.min(persistedIndex, from - 1);
+    if (!inflightWrites.isEmpty()) {
+      List<InflightWrite> capped = new ArrayList<>(inflightWrites.size());
+      for (InflightWrite w : inflightWrites) {
+        capped.add(w.withCap(from - 1));
+      }
+      inflightWrites.clear();
+      inflightWrites.addAll(capped);
+    }
+    pendingEntries.removeIf(e -> e.index() >= from);
+    pendingTruncateFrom = pendingTruncateFrom == 0 ? from : Math.min(pendingTruncateFrom, from);
+    // §6: a configuration entry that is truncated away rolls the node back to the previous one.
+    if (!configsInLog.tailMap(from, true).isEmpty()) {
+      configsInLog.tailMap(from, true).clear();
+      configuration = currentConfigurationFromLog();
+    }
+  }
+
+  private Configuration currentConfigurationFromLog() {
+    return configsInLog.isEmpty() ? baseConfiguration : configsInLog.lastEntry().getValue();
+  }
+
+  private boolean hardStateChanged() {
+    return writtenHardState.currentTerm() != currentTerm
+        || !Objects.equals(writtenHardState.votedFor(), votedFor);
+  }
+
+  private boolean hasPendingWrite() {
+    return pendingTruncateFrom != 0 || !pendingEntries.isEmpty() || hardStateChanged();
+  }
+
+  /** Turns the pending changes into a StorageWrite. */
+  private void cutWrite() {
+    if (!hasPendingWrite()) {
+      return;
+    }
+    HardState hs = null;
+    if (hardStateChanged()) {
+      hs = new HardState(currentTerm, votedFor);
+      writtenHardState = hs;
+    }
+    long sequence = ++writeSequence;
+    writesOut.add(new StorageWrite(sequence, pendingTruncateFrom, pendingEntries, hs));
+    inflightWrites.addLast(new InflightWrite(sequence, log.lastIndex(), Long.MAX_VALUE));
+    pendingEntries.clear();
+    pendingTruncateFrom = 0;
+  }
+
+  /**
+   * Sends m once everything written so far is durable: at once if nothing is pending or in flight.
+   */
+  private void sendAfterPersist(Message m) {
+    if (hasPendingWrite()) {
+      heldMessages.addLast(new HeldMessage(writeSequence + 1, m));
+    } else if (!inflightWrites.isEmpty()) {
+      heldMessages.addLast(new HeldMessage(inflightWrites.peekLast().sequence(), m));
+    } else if (m.to().equals(id)) {
+      step(m);
+    } else {
+      outbox.add(m);
+    }
+  }
+}

@@ -1,0 +1,25 @@
+package dev.raftvertx.core;
+
+import java.util.List;
+
+/**
+ * Everything the core asks of its driver since the last {@link RaftCore#ready()} call. The driver
+ * sends {@code messages} (in any order, fire-and-forget), starts {@code writes} in order, applies
+ * {@code committed} in order, answers {@code reads} once applied up to their index, and fails
+ * {@code failedReads}.
+ *
+ * @param messages messages to send now (those promising durability were held until it was reached)
+ * @param writes storage writes to make durable, in sequence order
+ * @param committed newly committed entries, in index order, to apply
+ * @param reads reads confirmed by a heartbeat round
+ * @param failedReads ids of reads that cannot be served (this node lost leadership)
+ */
+public record Ready(List<Message> messages, List<StorageWrite> writes, List<LogEntry> committed,
+    List<ReadState> reads, List<Long> failedReads) {
+
+  /** @return true if there is nothing to do */
+  public boolean isEmpty() {
+    return messages.isEmpty() && writes.isEmpty() && committed.isEmpty() && reads.isEmpty()
+        && failedReads.isEmpty();
+  }
+}
