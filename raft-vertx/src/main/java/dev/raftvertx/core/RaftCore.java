@@ -78,6 +78,12 @@ public final class RaftCore {
   private final Set<String> needsAppend = new HashSet<>();
   /** Followers that should learn the new commit index even if there is nothing new to send. */
   private final Set<String> needsCommitUpdate = new HashSet<>();
+  /**
+   * Replicating followers that answered a heartbeat while behind: their in-flight AppendEntries may
+   * all have been lost, so an empty AppendEntries at nextIndex - 1 checks that they hold what was
+   * sent (a refusal puts them back into PROBE).
+   */
+  private final Set<String> needsTailCheck = new HashSet<>();
 
   // ---- ReadIndex (thesis §6.4) ----
   /** The latest heartbeat round started; every AppendEntries carries it. */
@@ -139,15 +145,34 @@ public final class RaftCore {
    */
   public RaftCore(CoreConfig config, RandomGenerator random, HardState hardState,
       List<LogEntry> entries) {
+    this(config, random, hardState, Configuration.of(Set.of()), 0, 0, entries);
+  }
+
+  /**
+   * Creates a core from durable state whose log starts after a base: the last entry covered by a
+   * snapshot, with the configuration in force at that entry.
+   *
+   * @param config settings
+   * @param random source of randomized election timeouts
+   * @param hardState the durable term and vote
+   * @param baseConfiguration the configuration in force at baseIndex
+   * @param baseIndex index of the last entry before {@code entries} (0 for none)
+   * @param baseTerm term of that entry (0 for none)
+   * @param entries the durable log, contiguous from baseIndex + 1
+   */
+  public RaftCore(CoreConfig config, RandomGenerator random, HardState hardState,
+      Configuration baseConfiguration, long baseIndex, long baseTerm, List<LogEntry> entries) {
     this.config = Objects.requireNonNull(config, "config");
     this.id = config.nodeId();
     this.random = Objects.requireNonNull(random, "random");
     this.currentTerm = hardState.currentTerm();
     this.votedFor = hardState.votedFor();
     this.writtenHardState = hardState;
-    this.log = new RaftLog(0, 0, entries);
+    this.log = new RaftLog(baseIndex, baseTerm, entries);
     this.persistedIndex = log.lastIndex();
-    this.baseConfiguration = Configuration.of(Set.of());
+    this.commitIndex = baseIndex;
+    this.handedOutIndex = baseIndex;
+    this.baseConfiguration = Objects.requireNonNull(baseConfiguration, "baseConfiguration");
     for (LogEntry e : entries) {
       if (e.type() == EntryType.CONFIG) {
         configsInLog.put(e.index(), Configuration.decode(e.data()));
@@ -477,6 +502,7 @@ public final class RaftCore {
       progress.clear();
       needsAppend.clear();
       needsCommitUpdate.clear();
+      needsTailCheck.clear();
     }
     failAllReads();
   }
@@ -671,12 +697,14 @@ public final class RaftCore {
         maybeCommit();
         needsAppend.add(m.from());
       } else if (wasProbe) {
-        // A heartbeat answered: the follower is reachable, probe again.
-        p.probeSent = false;
-        needsAppend.add(m.from());
-      } else if (p.inflightFull(config.maxInflightMessages(), config.maxInflightBytes())) {
-        // Answers were probably lost; let one more message out so replication cannot stall.
-        p.freeFirstInflight();
+        return; // the probe is retried at the next heartbeat
+      } else if (p.match < log.lastIndex()) {
+        // Answers or requests may have been lost: check the follower's tail, and let one more
+        // message out if the window is full, so replication cannot stall.
+        if (p.inflightFull(config.maxInflightMessages(), config.maxInflightBytes())) {
+          p.freeFirstInflight();
+        }
+        needsTailCheck.add(m.from());
         needsAppend.add(m.from());
       }
       return;
@@ -739,8 +767,14 @@ public final class RaftCore {
 
   private void broadcastHeartbeat() {
     for (Map.Entry<String, Progress> e : progress.entrySet()) {
-      sendHeartbeat(e.getKey(), e.getValue());
+      Progress p = e.getValue();
+      sendHeartbeat(e.getKey(), p);
       needsCommitUpdate.remove(e.getKey());
+      if (p.state == Progress.State.PROBE && p.probeSent) {
+        // the probe or its answer may be lost: retry once per heartbeat interval
+        p.probeSent = false;
+        needsAppend.add(e.getKey());
+      }
     }
   }
 
@@ -761,12 +795,17 @@ public final class RaftCore {
       if (needsAppend.contains(peer)) {
         sent = sendAppends(peer, e.getValue());
       }
-      if (!sent && needsCommitUpdate.contains(peer)) {
-        sendHeartbeat(peer, e.getValue());
+      Progress p = e.getValue();
+      if (!sent && needsTailCheck.contains(peer) && p.state == Progress.State.REPLICATE) {
+        outbox.add(new AppendEntriesRequest(currentTerm, id, peer, p.next - 1, log.term(p.next - 1),
+            List.of(), commitIndex, round));
+      } else if (!sent && needsCommitUpdate.contains(peer)) {
+        sendHeartbeat(peer, p);
       }
     }
     needsAppend.clear();
     needsCommitUpdate.clear();
+    needsTailCheck.clear();
   }
 
   private boolean sendAppends(String peer, Progress p) {
