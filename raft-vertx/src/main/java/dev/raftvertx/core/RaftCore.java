@@ -124,6 +124,13 @@ public final class RaftCore {
    */
   boolean unsafeCommitEntriesOfEarlierTerms;
 
+  /**
+   * Test hook for the simulator's self-check: when true the node votes without the election
+   * restriction of §5.4.1 (it ignores whether the candidate's log is up to date). Never set outside
+   * tests.
+   */
+  boolean unsafeSkipElectionRestriction;
+
   private record InflightWrite(long sequence, long lastIndexAtCut, long cap) {
     InflightWrite withCap(long newCap) {
       return new InflightWrite(sequence, lastIndexAtCut, Math.min(cap, newCap));
@@ -460,6 +467,14 @@ public final class RaftCore {
     return log.term(index);
   }
 
+  /**
+   * @param index a log index
+   * @return the entry at index, or null if the log does not hold it
+   */
+  public LogEntry entryAt(long index) {
+    return index >= log.firstIndex() && index <= log.lastIndex() ? log.entry(index) : null;
+  }
+
   /** @return index of the last log entry */
   public long lastIndex() {
     return log.lastIndex();
@@ -581,7 +596,8 @@ public final class RaftCore {
 
   private void handleVoteRequest(VoteRequest m) {
     boolean upToDate = m.lastLogTerm() > log.lastTerm()
-        || (m.lastLogTerm() == log.lastTerm() && m.lastLogIndex() >= log.lastIndex());
+        || (m.lastLogTerm() == log.lastTerm() && m.lastLogIndex() >= log.lastIndex())
+        || unsafeSkipElectionRestriction;
     boolean grant;
     if (m.preVote()) {
       // A pre-vote is granted when we would vote in that term and have not heard from a leader
