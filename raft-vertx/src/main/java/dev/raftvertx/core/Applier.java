@@ -2,6 +2,7 @@ package dev.raftvertx.core;
 
 import java.nio.ByteBuffer;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -49,6 +50,20 @@ public final class Applier {
   private record WaitingRead(long index, long order, Runnable action) {
   }
 
+  /** Outcome of a recently applied entry, for proposals whose (index, term) arrives late. */
+  private record Outcome(long term, byte[] result, RaftError error) {
+  }
+
+  /** How many recent outcomes are kept for late {@link #track} calls. */
+  private static final int RECENT_OUTCOMES = 4096;
+
+  private final LinkedHashMap<Long, Outcome> recent = new LinkedHashMap<>() {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<Long, Outcome> eldest) {
+      return size() > RECENT_OUTCOMES;
+    }
+  };
+
   private final CommandHandler handler;
   private final SessionTable sessions;
   private final Map<Long, Pending> pending = new HashMap<>();
@@ -87,7 +102,27 @@ public final class Applier {
    * @param completion told the outcome
    */
   public void track(long index, long term, Completion completion) {
-    pending.put(index, new Pending(term, completion));
+    if (index > appliedIndex) {
+      pending.put(index, new Pending(term, completion));
+      return;
+    }
+    // Already applied (a forwarded proposal's answer can arrive after the entry itself).
+    Outcome o = recent.get(index);
+    if (o == null) {
+      completion.failed(RaftError.INDETERMINATE);
+    } else {
+      complete(new Pending(term, completion), index, o.term(), o.result(), o.error());
+    }
+  }
+
+  private static void complete(Pending p, long index, long term, byte[] result, RaftError error) {
+    if (p.term != term) {
+      p.completion.failed(RaftError.DROPPED);
+    } else if (error != null) {
+      p.completion.failed(error);
+    } else {
+      p.completion.succeeded(index, result);
+    }
   }
 
   /** @return the number of proposals awaiting their outcome */
@@ -164,15 +199,12 @@ public final class Applier {
         default -> result = new byte[0];
       }
       appliedIndex = e.index();
+      if (e.type() == EntryType.COMMAND || e.type() == EntryType.SESSION_OPEN) {
+        recent.put(e.index(), new Outcome(e.term(), result, error));
+      }
       Pending p = pending.remove(e.index());
       if (p != null) {
-        if (p.term != e.term()) {
-          p.completion.failed(RaftError.DROPPED);
-        } else if (error != null) {
-          p.completion.failed(error);
-        } else {
-          p.completion.succeeded(e.index(), result);
-        }
+        complete(p, e.index(), e.term(), result, error);
       }
       while (!waitingReads.isEmpty() && waitingReads.peek().index <= appliedIndex) {
         waitingReads.poll().action.run();

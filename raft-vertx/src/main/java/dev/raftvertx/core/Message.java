@@ -73,4 +73,51 @@ public sealed interface Message {
   record AppendEntriesResponse(long term, String from, String to, boolean success, long matchIndex,
       long rejectedIndex, long conflictTerm, long conflictIndex, long round) implements Message {
   }
+
+  /**
+   * A proposal a follower forwards to its leader (client interaction, §8). Not a Raft RPC: it
+   * changes no term.
+   *
+   * @param requestId the follower's id for the request, echoed in the response
+   * @param type the entry type
+   * @param session exactly-once session, or 0
+   * @param sequence per-session sequence number, or 0
+   * @param data the command
+   */
+  record ProposeRequest(long term, String from, String to, long requestId, EntryType type,
+      long session, long sequence, byte[] data) implements Message {
+  }
+
+  /**
+   * The leader's answer to a {@link ProposeRequest}: where the entry was appended, or why not.
+   *
+   * @param requestId echoed
+   * @param status {@link ProposeResult.Status#APPENDED} or the refusal
+   * @param index the entry's index when appended
+   * @param entryTerm the entry's term when appended
+   * @param leaderHint the leader the answering node knows of, or null
+   */
+  record ProposeResponse(long term, String from, String to, long requestId,
+      ProposeResult.Status status, long index, long entryTerm, String leaderHint)
+      implements Message {
+  }
+
+  /**
+   * A follower asks the leader for a read index (thesis §6.4, reads served by followers).
+   *
+   * @param requestId the follower's read id, echoed
+   */
+  record ReadIndexRequest(long term, String from, String to, long requestId) implements Message {
+  }
+
+  /**
+   * The leader's answer to a {@link ReadIndexRequest}.
+   *
+   * @param requestId echoed
+   * @param ok true if a quorum confirmed the leader after the request arrived
+   * @param readIndex the index the follower must apply before serving the read
+   */
+  record ReadIndexResponse(long term, String from, String to, long requestId, boolean ok,
+      long readIndex) implements Message {
+  }
 }

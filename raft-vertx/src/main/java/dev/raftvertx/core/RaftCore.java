@@ -2,6 +2,10 @@ package dev.raftvertx.core;
 
 import dev.raftvertx.core.Message.AppendEntriesRequest;
 import dev.raftvertx.core.Message.AppendEntriesResponse;
+import dev.raftvertx.core.Message.ProposeRequest;
+import dev.raftvertx.core.Message.ProposeResponse;
+import dev.raftvertx.core.Message.ReadIndexRequest;
+import dev.raftvertx.core.Message.ReadIndexResponse;
 import dev.raftvertx.core.Message.VoteRequest;
 import dev.raftvertx.core.Message.VoteResponse;
 import java.util.ArrayDeque;
@@ -90,11 +94,18 @@ public final class RaftCore {
   private long round;
   /** The round whose reads are waiting for a quorum, or 0. */
   private long inflightRound;
-  private List<ReadState> inflightRoundReads = new ArrayList<>();
+  private List<PendingRead> inflightRoundReads = new ArrayList<>();
   /** Reads that wait for the next round. */
-  private List<ReadState> nextRoundReads = new ArrayList<>();
-  /** Reads that arrived before this leader committed an entry of its term. */
-  private final List<Long> readsAwaitingTermCommit = new ArrayList<>();
+  private List<PendingRead> nextRoundReads = new ArrayList<>();
+  /** Reads that arrived before this leader committed an entry of its term (index unset). */
+  private final List<PendingRead> readsAwaitingTermCommit = new ArrayList<>();
+
+  /** A read waiting on the leader: local (origin null) or forwarded by a follower. */
+  private record PendingRead(String origin, long readId, long readIndex) {
+    PendingRead at(long index) {
+      return new PendingRead(origin, readId, index);
+    }
+  }
 
   // ---- durability tracking ----
   /** Highest index such that the log prefix up to it is durable as held in memory. */
@@ -117,6 +128,7 @@ public final class RaftCore {
   private final List<StorageWrite> writesOut = new ArrayList<>();
   private final List<ReadState> readsOut = new ArrayList<>();
   private final List<Long> failedReadsOut = new ArrayList<>();
+  private final List<Ready.Forwarded> forwardedOut = new ArrayList<>();
 
   /**
    * Test hook for the simulator's self-check: when true the leader commits by counting replicas of
@@ -249,6 +261,11 @@ public final class RaftCore {
    * @param m the message
    */
   public void step(Message m) {
+    if (m instanceof ProposeRequest || m instanceof ProposeResponse
+        || m instanceof ReadIndexRequest || m instanceof ReadIndexResponse) {
+      stepClientMessage(m); // client traffic: carries no term promise
+      return;
+    }
     if (m.term() > currentTerm) {
       if (m instanceof VoteRequest vr) {
         // §6: a server that heard from a current leader within the minimum election timeout
@@ -305,12 +322,10 @@ public final class RaftCore {
    * @param type the entry type ({@link EntryType#COMMAND} or {@link EntryType#SESSION_OPEN})
    * @param session exactly-once session id, or 0
    * @param sequence per-session sequence number, or 0
-   * @param timestamp the leader's clock in milliseconds, stamped into the entry
    * @param data payload
    * @return where the entry was appended, or why it was refused (then it will never be applied)
    */
-  public ProposeResult propose(EntryType type, long session, long sequence, long timestamp,
-      byte[] data) {
+  public ProposeResult propose(EntryType type, long session, long sequence, byte[] data) {
     if (role != Role.LEADER) {
       return ProposeResult.refused(ProposeResult.Status.NOT_LEADER, leaderId);
     }
@@ -321,7 +336,7 @@ public final class RaftCore {
       return ProposeResult.refused(ProposeResult.Status.OVERLOADED, id);
     }
     LogEntry entry = new LogEntry(log.lastIndex() + 1, currentTerm, type, session, sequence,
-        timestamp, data);
+        lastTimestamp, data);
     appendLocal(entry);
     return ProposeResult.appended(entry.index(), entry.term());
   }
@@ -337,17 +352,89 @@ public final class RaftCore {
    */
   public boolean readIndex(long readId) {
     if (role != Role.LEADER) {
-      return false;
-    }
-    if (!committedInCurrentTerm()) {
-      readsAwaitingTermCommit.add(readId);
+      if (leaderId == null || leaderId.equals(id)) {
+        return false;
+      }
+      // Thesis §6.4: a follower asks the leader for the read index, then serves the read itself
+      // once it has applied that far.
+      outbox.add(new ReadIndexRequest(currentTerm, id, leaderId, readId));
       return true;
     }
-    nextRoundReads.add(new ReadState(readId, commitIndex));
+    leaderRead(new PendingRead(null, readId, 0));
+    return true;
+  }
+
+  private void leaderRead(PendingRead read) {
+    if (!committedInCurrentTerm()) {
+      readsAwaitingTermCommit.add(read);
+      return;
+    }
+    nextRoundReads.add(read.at(commitIndex));
     if (inflightRound == 0) {
       startReadRound();
     }
+  }
+
+  /**
+   * Forwards a proposal to the leader (§8: a follower redirects clients). The outcome comes back
+   * in {@link Ready#forwarded()}; the driver then tracks the entry by (index, term) and completes
+   * it when it applies that index itself.
+   *
+   * @param requestId the driver's id for the proposal
+   * @param type the entry type
+   * @param session exactly-once session, or 0
+   * @param sequence per-session sequence number, or 0
+   * @param data payload
+   * @return false if this node is the leader or knows no leader (nothing was sent)
+   */
+  public boolean forward(long requestId, EntryType type, long session, long sequence, byte[] data) {
+    if (role == Role.LEADER || leaderId == null || leaderId.equals(id)) {
+      return false;
+    }
+    outbox.add(new ProposeRequest(currentTerm, id, leaderId, requestId, type, session, sequence,
+        data));
     return true;
+  }
+
+  /**
+   * The driver's clock in milliseconds, as last observed; stamped into new entries (the replicated
+   * state's only notion of time, e.g. for session expiry). Never goes backwards.
+   */
+  private long lastTimestamp;
+
+  /**
+   * Tells the core the driver's wall-clock time, which leaders stamp into new entries. The core
+   * keeps the maximum it has seen, so the stamps never go backwards.
+   *
+   * @param millis milliseconds since an epoch of the driver's choosing
+   */
+  public void observeTime(long millis) {
+    lastTimestamp = Math.max(lastTimestamp, millis);
+  }
+
+  private void stepClientMessage(Message m) {
+    if (m instanceof ProposeRequest pr) {
+      ProposeResult r = propose(pr.type(), pr.session(), pr.sequence(), pr.data());
+      outbox.add(new ProposeResponse(currentTerm, id, pr.from(), pr.requestId(), r.status(),
+          r.index(), r.term(), leaderId));
+    } else if (m instanceof ProposeResponse pr) {
+      ProposeResult r = pr.status() == ProposeResult.Status.APPENDED
+          ? ProposeResult.appended(pr.index(), pr.entryTerm())
+          : ProposeResult.refused(pr.status(), pr.leaderHint());
+      forwardedOut.add(new Ready.Forwarded(pr.requestId(), r));
+    } else if (m instanceof ReadIndexRequest rr) {
+      if (role == Role.LEADER) {
+        leaderRead(new PendingRead(rr.from(), rr.requestId(), 0));
+      } else {
+        outbox.add(new ReadIndexResponse(currentTerm, id, rr.from(), rr.requestId(), false, 0));
+      }
+    } else if (m instanceof ReadIndexResponse rr) {
+      if (rr.ok()) {
+        readsOut.add(new ReadState(rr.requestId(), rr.readIndex()));
+      } else {
+        failedReadsOut.add(rr.requestId());
+      }
+    }
   }
 
   /**
@@ -382,6 +469,7 @@ public final class RaftCore {
   public boolean hasReady() {
     return !outbox.isEmpty() || !writesOut.isEmpty() || hasPendingWrite()
         || handedOutIndex < commitIndex || !readsOut.isEmpty() || !failedReadsOut.isEmpty()
+        || !forwardedOut.isEmpty()
         || (role == Role.LEADER && (!needsAppend.isEmpty() || !needsCommitUpdate.isEmpty()));
   }
 
@@ -403,7 +491,8 @@ public final class RaftCore {
       handedOutIndex = commitIndex;
     }
     Ready r = new Ready(List.copyOf(outbox), List.copyOf(writesOut), committed,
-        List.copyOf(readsOut), List.copyOf(failedReadsOut));
+        List.copyOf(readsOut), List.copyOf(failedReadsOut), List.copyOf(forwardedOut));
+    forwardedOut.clear();
     outbox.clear();
     writesOut.clear();
     readsOut.clear();
@@ -767,8 +856,8 @@ public final class RaftCore {
     commitIndex = quorumIndex;
     needsCommitUpdate.addAll(progress.keySet());
     if (firstInTerm && committedInCurrentTerm()) {
-      for (Long readId : readsAwaitingTermCommit) {
-        nextRoundReads.add(new ReadState(readId, commitIndex));
+      for (PendingRead r : readsAwaitingTermCommit) {
+        nextRoundReads.add(r.at(commitIndex));
       }
       readsAwaitingTermCommit.clear();
       if (!nextRoundReads.isEmpty() && inflightRound == 0) {
@@ -880,7 +969,14 @@ public final class RaftCore {
     if (!Quorum.isQuorum(configuration, acked)) {
       return;
     }
-    readsOut.addAll(inflightRoundReads);
+    for (PendingRead r : inflightRoundReads) {
+      if (r.origin() == null) {
+        readsOut.add(new ReadState(r.readId(), r.readIndex()));
+      } else {
+        outbox.add(new ReadIndexResponse(currentTerm, id, r.origin(), r.readId(), true,
+            r.readIndex()));
+      }
+    }
     inflightRoundReads = new ArrayList<>();
     inflightRound = 0;
     if (!nextRoundReads.isEmpty()) {
@@ -889,13 +985,16 @@ public final class RaftCore {
   }
 
   private void failAllReads() {
-    for (ReadState r : inflightRoundReads) {
-      failedReadsOut.add(r.readId());
+    List<PendingRead> all = new ArrayList<>(inflightRoundReads);
+    all.addAll(nextRoundReads);
+    all.addAll(readsAwaitingTermCommit);
+    for (PendingRead r : all) {
+      if (r.origin() == null) {
+        failedReadsOut.add(r.readId());
+      } else {
+        outbox.add(new ReadIndexResponse(currentTerm, id, r.origin(), r.readId(), false, 0));
+      }
     }
-    for (ReadState r : nextRoundReads) {
-      failedReadsOut.add(r.readId());
-    }
-    failedReadsOut.addAll(readsAwaitingTermCommit);
     inflightRoundReads = new ArrayList<>();
     nextRoundReads = new ArrayList<>();
     readsAwaitingTermCommit.clear();

@@ -12,14 +12,24 @@ import java.util.List;
  * @param writes storage writes to make durable, in sequence order
  * @param committed newly committed entries, in index order, to apply
  * @param reads reads confirmed by a heartbeat round
- * @param failedReads ids of reads that cannot be served (this node lost leadership)
+ * @param failedReads ids of reads that cannot be served (leadership lost or no leader)
+ * @param forwarded outcomes of proposals forwarded to the leader with {@link RaftCore#forward}
  */
 public record Ready(List<Message> messages, List<StorageWrite> writes, List<LogEntry> committed,
-    List<ReadState> reads, List<Long> failedReads) {
+    List<ReadState> reads, List<Long> failedReads, List<Forwarded> forwarded) {
+
+  /**
+   * The leader's answer to a forwarded proposal.
+   *
+   * @param requestId the id given to {@link RaftCore#forward}
+   * @param result where the leader appended it, or why it refused
+   */
+  public record Forwarded(long requestId, ProposeResult result) {
+  }
 
   /** @return true if there is nothing to do */
   public boolean isEmpty() {
     return messages.isEmpty() && writes.isEmpty() && committed.isEmpty() && reads.isEmpty()
-        && failedReads.isEmpty();
+        && failedReads.isEmpty() && forwarded.isEmpty();
   }
 }

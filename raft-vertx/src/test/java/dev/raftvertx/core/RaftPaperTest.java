@@ -468,7 +468,7 @@ class RaftPaperTest {
       c.elect("n1");
       RaftCore leader = c.node("n1");
       long commitBefore = leader.commitIndex();
-      leader.propose(EntryType.COMMAND, 0, 0, 0, new byte[] {1});
+      leader.propose(EntryType.COMMAND, 0, 0, new byte[] {1});
       Ready r = leader.ready();
       assertEquals(1, r.writes().size());
       AppendEntriesRequest toN2 = ofType(r.messages(), AppendEntriesRequest.class).stream()
@@ -899,7 +899,35 @@ class RaftPaperTest {
       c.node("n1").step(new AppendEntriesRequest(9, "n2", "n1", 0, 0, List.of(), 0, 0));
       c.collect("n1");
       assertEquals(List.of(42L), c.failedReads.get("n1"));
-      assertFalse(c.node("n1").readIndex(43), "a follower refuses reads");
+    }
+
+    /**
+     * "Clients may contact any node; a follower forwards to the leader": a follower forwards a
+     * proposal and learns where it was appended, and asks the leader for a read index, then serves
+     * the read from its own state once applied that far.
+     *
+     * <p>Reference: §8; thesis §6.4
+     */
+    @Test
+    void followerForwardsProposalsAndReadsToTheLeader() {
+      TestCluster c = TestCluster.of(plain(), "n1", "n2", "n3");
+      c.elect("n1");
+      assertTrue(c.node("n2").forward(5, EntryType.COMMAND, 0, 0, new byte[] {7}));
+      c.stabilize();
+      Ready.Forwarded f = c.forwarded.get("n2").get(0);
+      assertEquals(5, f.requestId());
+      assertTrue(f.result().appended());
+      c.tick("n1", 2);
+      c.stabilize();
+      assertTrue(c.applied.get("n2").stream().anyMatch(e -> e.index() == f.result().index()
+          && e.term() == f.result().term()), "the follower applies the entry it forwarded");
+      assertTrue(c.node("n2").readIndex(9));
+      c.stabilize();
+      assertEquals(List.of(new ReadState(9, c.node("n1").commitIndex())), c.reads.get("n2"));
+      // with no leader known there is nothing to forward to
+      RaftCore lonely = single("z", HardState.INITIAL, 1);
+      assertFalse(lonely.readIndex(1));
+      assertFalse(lonely.forward(1, EntryType.COMMAND, 0, 0, null));
     }
 
     /**
@@ -931,7 +959,7 @@ class RaftPaperTest {
       c.tick("n1", 2);
       c.stabilize();
       assertTrue(c.propose("n1", "x").appended());
-      ProposeResult big = c.node("n1").propose(EntryType.COMMAND, 0, 0, 0, new byte[101]);
+      ProposeResult big = c.node("n1").propose(EntryType.COMMAND, 0, 0, new byte[101]);
       assertEquals(ProposeResult.Status.TOO_LARGE, big.status());
     }
   }

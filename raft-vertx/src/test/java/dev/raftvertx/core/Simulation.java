@@ -125,6 +125,7 @@ final class Simulation {
     /** The log as registered with the Log Matching check (index i at position i - 1). */
     final List<LogEntry> registered = new ArrayList<>();
     final Map<Long, SimClient.Attempt> reads = new HashMap<>();
+    final Map<Long, SimClient.Attempt> forwarded = new HashMap<>();
 
     SimNode(String id) {
       this.id = id;
@@ -158,6 +159,7 @@ final class Simulation {
       lastRole = Role.FOLLOWER;
       registered.clear();
       reads.clear();
+      forwarded.clear();
       scheduleTick(this, 1 + random.nextInt(TICK));
     }
 
@@ -173,6 +175,7 @@ final class Simulation {
 
   private void scheduleTick(SimNode n, long delay) {
     at(now + delay, n, () -> {
+      n.core.observeTime(now);
       n.core.tick();
       drain(n);
       scheduleTick(n, TICK);
@@ -206,6 +209,17 @@ final class Simulation {
         if (a != null) {
           n.applier.whenApplied(rs.readIndex(), () -> a.readServed(n.applier.appliedIndex(),
               n.appliedHash));
+        }
+      }
+      for (Ready.Forwarded f : r.forwarded()) {
+        SimClient.Attempt a = n.forwarded.remove(f.requestId());
+        if (a == null) {
+          continue;
+        }
+        if (f.result().appended()) {
+          n.applier.track(f.result().index(), f.result().term(), a.completion());
+        } else {
+          a.failed();
         }
       }
       for (Long failed : r.failedReads()) {
@@ -295,6 +309,24 @@ final class Simulation {
         this.seq = seq;
         this.invokeTime = invokeTime;
         this.lowerBound = lowerBound;
+      }
+
+      Applier.Completion completion() {
+        return new Applier.Completion() {
+          @Override
+          public void succeeded(long index, byte[] result) {
+            writeAcked(index, result);
+          }
+
+          @Override
+          public void failed(RaftError error) {
+            if (error == RaftError.SESSION_EXPIRED || error == RaftError.STALE_SEQUENCE) {
+              throw new Violation("client " + number + " got " + error + " for " + session + "#"
+                  + seq);
+            }
+            Attempt.this.failed();
+          }
+        };
       }
 
       boolean isCurrent() {
@@ -400,30 +432,29 @@ final class Simulation {
         drain(n);
         return;
       }
-      ByteBuffer data = ByteBuffer.allocate(8).putLong(a.op);
-      ProposeResult p = a.openSession
-          ? n.core.propose(EntryType.SESSION_OPEN, 0, 0, now, null)
-          : n.core.propose(EntryType.COMMAND, session, a.seq, now, data.array());
+      byte[] data = a.openSession ? null : ByteBuffer.allocate(8).putLong(a.op).array();
+      EntryType type = a.openSession ? EntryType.SESSION_OPEN : EntryType.COMMAND;
+      long s = a.openSession ? 0 : session;
+      long q = a.openSession ? 0 : a.seq;
+      if (n.core.role() != Role.LEADER) {
+        // a follower forwards to the leader it knows
+        long requestId = order++;
+        if (!n.core.forward(requestId, type, s, q, data)) {
+          leaderGuess = n.core.leaderId();
+          a.failed();
+          return;
+        }
+        n.forwarded.put(requestId, a);
+        drain(n);
+        return;
+      }
+      ProposeResult p = n.core.propose(type, s, q, data);
       if (!p.appended()) {
         leaderGuess = p.leaderHint();
         a.failed();
         return;
       }
-      n.applier.track(p.index(), p.term(), new Applier.Completion() {
-        @Override
-        public void succeeded(long index, byte[] result) {
-          a.writeAcked(index, result);
-        }
-
-        @Override
-        public void failed(RaftError error) {
-          if (error == RaftError.SESSION_EXPIRED || error == RaftError.STALE_SEQUENCE) {
-            throw new Violation("client " + number + " got " + error + " for " + session + "#"
-                + a.seq);
-          }
-          a.failed();
-        }
-      });
+      n.applier.track(p.index(), p.term(), a.completion());
       drain(n);
     }
 

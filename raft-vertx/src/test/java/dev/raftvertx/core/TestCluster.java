@@ -26,6 +26,7 @@ final class TestCluster {
   final Map<String, List<LogEntry>> applied = new HashMap<>();
   final Map<String, List<ReadState>> reads = new HashMap<>();
   final Map<String, List<Long>> failedReads = new HashMap<>();
+  final Map<String, List<Ready.Forwarded>> forwarded = new HashMap<>();
   private final ArrayDeque<Message> queue = new ArrayDeque<>();
   private final List<Predicate<Message>> dropFilters = new ArrayList<>();
   private final List<UnaryOperator<Message>> mutators = new ArrayList<>();
@@ -88,6 +89,7 @@ final class TestCluster {
     applied.put(id, new ArrayList<>());
     reads.put(id, new ArrayList<>());
     failedReads.put(id, new ArrayList<>());
+    forwarded.put(id, new ArrayList<>());
     nodes.put(id, newCore(id));
   }
 
@@ -148,7 +150,7 @@ final class TestCluster {
   }
 
   ProposeResult propose(String id, String data) {
-    return node(id).propose(EntryType.COMMAND, 0, 0, 0, data.getBytes(StandardCharsets.UTF_8));
+    return node(id).propose(EntryType.COMMAND, 0, 0, data.getBytes(StandardCharsets.UTF_8));
   }
 
   void isolate(String id) {
@@ -200,6 +202,7 @@ final class TestCluster {
       applied.get(id).addAll(r.committed());
       reads.get(id).addAll(r.reads());
       failedReads.get(id).addAll(r.failedReads());
+      forwarded.get(id).addAll(r.forwarded());
       sent.addAll(r.messages());
       if (lastSeq > 0) {
         n.persisted(lastSeq);
