@@ -1,0 +1,134 @@
+package dev.raftvertx;
+
+import dev.raftvertx.impl.RaftNodeImpl;
+import dev.raftvertx.spi.RaftStorage;
+import dev.raftvertx.spi.Transport;
+import dev.raftvertx.spi.TransportFaults;
+import io.vertx.core.Future;
+import io.vertx.core.Handler;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+
+/**
+ * One Raft node, deployed as a verticle in your Vert.x application.
+ *
+ * <p><b>Lifecycle:</b> {@link #deploy} recovers the node's log from its data directory, starts its
+ * transport and its logical clock, and completes once the node runs. One node id can be deployed
+ * once per Vert.x instance, and the data directory is locked against other processes.
+ * {@link #close()} fails pending requests with {@link dev.raftvertx.core.RaftError#STOPPED} (or
+ * INDETERMINATE when already appended) and closes the log cleanly.
+ *
+ * <p><b>Threading:</b> methods may be called from any thread; the node runs on its own event-loop
+ * context (one actor) and completes Futures there. Your {@link StateMachine} is called on that
+ * context only.
+ *
+ * <p><b>Errors:</b> Futures fail with {@link RaftException}; its
+ * {@link RaftException#knownNotApplied()} says whether the command is certainly not applied. A
+ * proposal on a follower is forwarded to the leader once and never retried by the node.
+ */
+public interface RaftNode {
+
+  /**
+   * Deploys a node with the file storage in {@code options.getDataDir()} and the transport chosen
+   * in the options.
+   *
+   * @param vertx the Vert.x instance
+   * @param options the node's options (validated)
+   * @param stateMachine your state machine
+   * @return a future completed with the running node, or failed with the reason it cannot start
+   *     (bad options, a locked or corrupt data directory, a port in use)
+   */
+  static Future<RaftNode> deploy(Vertx vertx, RaftOptions options, StateMachine stateMachine) {
+    return RaftNodeImpl.deploy(vertx, options, stateMachine, null, null);
+  }
+
+  /**
+   * Deploys a node with your own storage and transport (tests, or other plugins).
+   *
+   * @param vertx the Vert.x instance
+   * @param options the node's options
+   * @param stateMachine your state machine
+   * @param storage the storage, or null for the file storage
+   * @param transport the transport, or null for the one chosen in the options
+   * @return a future completed with the running node
+   */
+  static Future<RaftNode> deploy(Vertx vertx, RaftOptions options, StateMachine stateMachine,
+      RaftStorage storage, Transport transport) {
+    return RaftNodeImpl.deploy(vertx, options, stateMachine, storage, transport);
+  }
+
+  /** @return this node's id */
+  String id();
+
+  /**
+   * Proposes a command without a session: if the outcome is unknown (a timeout, a lost leader)
+   * the command may or may not have been applied, and the node does not retry it.
+   *
+   * @param command the command
+   * @return a future completed with the commit index and the state machine's result once the
+   *     command is committed and applied, or failed with a {@link RaftException}
+   */
+  Future<Committed> propose(Buffer command);
+
+  /**
+   * Opens an exactly-once session (thesis §6.3). Use its id with increasing sequence numbers.
+   *
+   * @return a future completed with the session id, or failed with a {@link RaftException}
+   */
+  Future<Long> openSession();
+
+  /**
+   * Proposes a command in a session: a retry with the same session and sequence number is applied
+   * at most once and answered with the first result.
+   *
+   * @param session a session id from {@link #openSession()}
+   * @param sequence the client's sequence number for this command; grows per session
+   * @param command the command
+   * @return a future completed with the commit index and result, or failed with a
+   *     {@link RaftException} ({@code SESSION_EXPIRED} if the session is unknown or expired)
+   */
+  Future<Committed> propose(long session, long sequence, Buffer command);
+
+  /**
+   * A linearizable read (ReadIndex): sees every command committed before it was called.
+   *
+   * @param query passed to {@link StateMachine#query}
+   * @return a future completed with the answer, or failed with a {@link RaftException}
+   */
+  Future<Buffer> read(Buffer query);
+
+  /**
+   * A local read of this node's applied state, possibly stale.
+   *
+   * @param query passed to {@link StateMachine#query}
+   * @return a future completed with the answer
+   */
+  Future<Buffer> readLocal(Buffer query);
+
+  /** @return a future completed with this node's status */
+  Future<NodeStatus> status();
+
+  /**
+   * Sets the handler of this node's events (role, leader, term changes; commits at most once a
+   * tick). Called on the node's context.
+   *
+   * @param handler the handler, or null to remove it
+   * @return a reference to this, so the API can be used fluently
+   */
+  RaftNode eventHandler(Handler<RaftEvent> handler);
+
+  /**
+   * The transport's fault hook: drop, delay or cut messages between chosen nodes (tests, and the
+   * web UI's demo partition button).
+   *
+   * @return the hook, or null if the transport has none
+   */
+  TransportFaults faults();
+
+  /**
+   * Stops the node: pending requests fail, the transport and the log close.
+   *
+   * @return a future completed once stopped
+   */
+  Future<Void> close();
+}
