@@ -1,0 +1,244 @@
+package dev.raftvertx.tests;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.raftvertx.Committed;
+import dev.raftvertx.NodeStatus;
+import dev.raftvertx.RaftException;
+import dev.raftvertx.RaftNode;
+import dev.raftvertx.RaftOptions;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.junit5.VertxExtension;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The node's integration suite, run once per transport (the Ratis pattern): three real nodes with
+ * file storage in one Vert.x instance. Waits use generous bounds; nothing here measures speed.
+ */
+@ExtendWith(VertxExtension.class)
+abstract class ClusterTestBase {
+
+  static final long WAIT_SECONDS = 30;
+
+  @TempDir
+  Path dir;
+  Vertx vertx;
+  final Map<String, RaftNode> nodes = new LinkedHashMap<>();
+  final Map<String, RaftOptions> options = new LinkedHashMap<>();
+  final Map<String, MapStateMachine> machines = new LinkedHashMap<>();
+
+  /** @return node id to address, for the transport under test */
+  abstract Map<String, String> addresses(List<String> ids);
+
+  abstract RaftOptions.TransportKind transport();
+
+  @BeforeEach
+  void startCluster(Vertx vertx) {
+    this.vertx = vertx;
+    List<String> ids = List.of("n1", "n2", "n3");
+    Map<String, String> peers = addresses(ids);
+    for (String id : ids) {
+      options.put(id, new RaftOptions().setNodeId(id).setClusterId("itest").setPeers(peers)
+          .setDataDir(dir.resolve(id).toString()).setTransport(transport())
+          .setRequestTimeoutMillis(3_000));
+    }
+    for (String id : ids) {
+      start(id);
+    }
+  }
+
+  @AfterEach
+  void stopCluster() {
+    for (RaftNode n : nodes.values()) {
+      await(n.close());
+    }
+  }
+
+  void start(String id) {
+    MapStateMachine sm = new MapStateMachine();
+    machines.put(id, sm);
+    nodes.put(id, await(RaftNode.deploy(vertx, options.get(id), sm)));
+  }
+
+  void stop(String id) {
+    await(nodes.remove(id).close());
+  }
+
+  static <T> T await(Future<T> f) {
+    try {
+      return f.await(WAIT_SECONDS, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new AssertionError("timed out or failed: " + (f.cause() != null ? f.cause() : e), e);
+    }
+  }
+
+  NodeStatus status(String id) {
+    return await(nodes.get(id).status());
+  }
+
+  /** Waits until exactly one running node leads and every running node follows it. */
+  String awaitLeader() {
+    long deadline = System.currentTimeMillis() + WAIT_SECONDS * 1000;
+    while (System.currentTimeMillis() < deadline) {
+      List<String> leaders = new ArrayList<>();
+      boolean agreed = true;
+      String leader = null;
+      for (String id : nodes.keySet()) {
+        NodeStatus s = status(id);
+        if (s.isLeader()) {
+          leaders.add(id);
+        }
+        if (leader == null) {
+          leader = s.leaderId();
+        } else if (!leader.equals(s.leaderId())) {
+          agreed = false;
+        }
+      }
+      if (leaders.size() == 1 && agreed && leaders.get(0).equals(leader)) {
+        return leader;
+      }
+      pause(50);
+    }
+    throw new AssertionError("no single leader within " + WAIT_SECONDS + " s");
+  }
+
+  void pause(long millis) {
+    await(Future.future(p -> vertx.setTimer(millis, t -> p.complete())));
+  }
+
+  String follower(String leader) {
+    return nodes.keySet().stream().filter(id -> !id.equals(leader)).findFirst().orElseThrow();
+  }
+
+  Committed put(String id, String key, String value) {
+    return await(nodes.get(id).propose(Buffer.buffer(key + "=" + value)));
+  }
+
+  String read(String id, String key) {
+    return await(nodes.get(id).read(Buffer.buffer(key))).toString();
+  }
+
+  /** Waits until a node has applied up to index. */
+  void awaitApplied(String id, long index) {
+    long deadline = System.currentTimeMillis() + WAIT_SECONDS * 1000;
+    while (status(id).lastApplied() < index) {
+      if (System.currentTimeMillis() > deadline) {
+        fail(id + " did not apply up to " + index + ": " + status(id));
+      }
+      pause(20);
+    }
+  }
+
+  @Test
+  void electsOneLeaderAndReplicatesProposalsMadeAnywhere() {
+    String leader = awaitLeader();
+    long last = 0;
+    for (int i = 0; i < 20; i++) {
+      String via = i % 2 == 0 ? leader : follower(leader);
+      last = put(via, "k" + i, "v" + i).index();
+    }
+    for (String id : nodes.keySet()) {
+      assertEquals("v19", read(id, "k19"), "linearizable read on " + id);
+      awaitApplied(id, last);
+      assertEquals("v7", await(nodes.get(id).readLocal(Buffer.buffer("k7"))).toString());
+    }
+    assertEquals(Map.of(), diff(machines.get("n1").data, machines.get("n2").data));
+  }
+
+  @Test
+  void newLeaderIsElectedWhenTheLeaderStopsAndNoAcknowledgedWriteIsLost() {
+    String leader = awaitLeader();
+    long term = status(leader).term();
+    for (int i = 0; i < 10; i++) {
+      put(leader, "a" + i, "x" + i);
+    }
+    stop(leader);
+    String next = awaitLeader();
+    assertNotEquals(leader, next);
+    assertTrue(status(next).term() > term);
+    put(next, "after", "yes");
+    for (int i = 0; i < 10; i++) {
+      assertEquals("x" + i, read(next, "a" + i));
+    }
+    start(leader);
+    awaitLeader();
+    assertEquals("yes", read(leader, "after"));
+  }
+
+  @Test
+  void restartedNodeRecoversItsLogAndCatchesUp() {
+    String leader = awaitLeader();
+    String f = follower(leader);
+    put(leader, "before", "1");
+    stop(f);
+    long last = 0;
+    for (int i = 0; i < 50; i++) {
+      last = put(leader, "while-down-" + i, "v").index();
+    }
+    start(f);
+    awaitApplied(f, last);
+    assertEquals("1", machines.get(f).data.get("before"));
+    assertEquals("v", machines.get(f).data.get("while-down-49"));
+  }
+
+  @Test
+  void partitionedMinorityCannotCommit() {
+    String leader = awaitLeader();
+    put(leader, "k", "before");
+    // cut the leader off from both followers, in both directions
+    for (RaftNode n : nodes.values()) {
+      n.faults().partition(leader);
+    }
+    Future<Committed> lost = nodes.get(leader).propose(Buffer.buffer("k=minority"));
+    try {
+      lost.await(WAIT_SECONDS, TimeUnit.SECONDS);
+      fail("a leader cut off from the majority committed a write");
+    } catch (Exception e) {
+      assertTrue(lost.cause() instanceof RaftException, "fails with a RaftException: " + lost.cause());
+    }
+    List<String> majority = nodes.keySet().stream().filter(id -> !id.equals(leader)).toList();
+    String newLeader = null;
+    long deadline = System.currentTimeMillis() + WAIT_SECONDS * 1000;
+    while (newLeader == null && System.currentTimeMillis() < deadline) {
+      for (String id : majority) {
+        if (status(id).isLeader()) {
+          newLeader = id;
+        }
+      }
+      pause(50);
+    }
+    assertTrue(newLeader != null, "the majority elects a leader");
+    assertEquals("before", read(newLeader, "k"));
+    put(newLeader, "k", "majority");
+    for (RaftNode n : nodes.values()) {
+      n.faults().clearFaults();
+    }
+    awaitLeader();
+    assertEquals("majority", read(leader, "k"));
+  }
+
+  private static Map<String, String> diff(Map<String, String> a, Map<String, String> b) {
+    Map<String, String> d = new LinkedHashMap<>();
+    for (String k : a.keySet()) {
+      if (!a.get(k).equals(b.get(k))) {
+        d.put(k, a.get(k) + " vs " + b.get(k));
+      }
+    }
+    return d;
+  }
+}

@@ -1,0 +1,235 @@
+package dev.raftvertx.kv;
+
+import dev.raftvertx.Committed;
+import dev.raftvertx.RaftException;
+import dev.raftvertx.RaftNode;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+
+/**
+ * The HTTP API of one key-value node. Every node serves it; a follower forwards writes and
+ * linearizable reads to the leader through Raft (no redirects).
+ *
+ * <ul>
+ *   <li>{@code PUT /kv/{key}} (body = value): 200 {@code {"index": n}} once committed and applied
+ *   <li>{@code GET /kv/{key}}: 200 with the value or 404; linearizable unless
+ *       {@code ?consistency=stale}
+ *   <li>{@code DELETE /kv/{key}}: 200 {@code {"index": n}}, or 404 if absent
+ *   <li>{@code POST /kv/{key}/cas} with {@code {"expect": old-or-null, "value": new}}: 200
+ *       {@code {"index": n}} when swapped, 409 {@code {"current": ...}} when not
+ *   <li>{@code POST /sessions}: opens an exactly-once session, 200 {@code {"clientId": "..."}};
+ *       writes with headers {@code Client-Id} and {@code Request-Id} (a per-client increasing
+ *       integer) are applied once however often they are retried
+ *   <li>{@code GET /status}, {@code GET /health}, {@code GET /ready}
+ * </ul>
+ * Errors are JSON {@code {"error", "code", "outcome"}} where outcome is {@code not_applied} or
+ * {@code unknown}: 400 malformed, 410 session expired, 413 too large, 429 overloaded, 503 no
+ * leader or no quorum in time.
+ */
+public final class KvHttpServer {
+
+  private final Vertx vertx;
+  private final RaftNode node;
+  private final int maxBodyBytes;
+
+  /**
+   * @param vertx the Vert.x instance
+   * @param node the node this server fronts
+   * @param maxBodyBytes largest request body accepted
+   */
+  public KvHttpServer(Vertx vertx, RaftNode node, int maxBodyBytes) {
+    this.vertx = vertx;
+    this.node = node;
+    this.maxBodyBytes = maxBodyBytes;
+  }
+
+  /** @return a router with the API, for mounting or serving */
+  public Router router() {
+    Router router = Router.router(vertx);
+    router.route().handler(BodyHandler.create().setBodyLimit(maxBodyBytes)
+        .setHandleFileUploads(false));
+    router.put("/kv/:key").handler(this::put);
+    router.get("/kv/:key").handler(this::get);
+    router.delete("/kv/:key").handler(this::delete);
+    router.post("/kv/:key/cas").handler(this::cas);
+    router.post("/sessions").handler(this::openSession);
+    router.get("/status").handler(ctx -> node.status().onComplete(ar -> {
+      if (ar.succeeded()) {
+        json(ctx, 200, ar.result().toJson());
+      } else {
+        fail(ctx, ar.cause());
+      }
+    }));
+    router.get("/health").handler(ctx -> node.status().onComplete(ar -> {
+      boolean up = ar.succeeded() && ar.result().error() == null;
+      json(ctx, up ? 200 : 503, new JsonObject().put("status", up ? "UP" : "DOWN")
+          .put("error", ar.succeeded() ? ar.result().error() : String.valueOf(ar.cause())));
+    }));
+    router.get("/ready").handler(ctx -> node.status().onComplete(ar -> {
+      boolean ready = ar.succeeded() && ar.result().error() == null
+          && ar.result().leaderId() != null;
+      json(ctx, ready ? 200 : 503, new JsonObject().put("ready", ready)
+          .put("leader", ar.succeeded() ? ar.result().leaderId() : null));
+    }));
+    router.route().last().handler(ctx -> error(ctx, 404, "no such endpoint: "
+        + ctx.request().method() + " " + ctx.request().path(), null, null));
+    router.route().failureHandler(ctx -> {
+      int status = ctx.statusCode() > 0 ? ctx.statusCode() : 500;
+      error(ctx, status, status == 413 ? "request body too large" : "bad request: "
+          + (ctx.failure() == null ? "status " + status : ctx.failure().getMessage()), null, null);
+    });
+    return router;
+  }
+
+  /**
+   * Starts serving on a port of 127.0.0.1.
+   *
+   * @param port the port
+   * @return the server once listening
+   */
+  public Future<HttpServer> listen(String host, int port) {
+    return vertx.createHttpServer().requestHandler(router()).listen(port, host);
+  }
+
+  private void put(RoutingContext ctx) {
+    Buffer body = ctx.body().buffer();
+    if (body == null) {
+      error(ctx, 400, "the body must be the value", "BAD_REQUEST", "not_applied");
+      return;
+    }
+    write(ctx, new KvCommand.Put(ctx.pathParam("key"), body.toString()))
+        .onSuccess(c -> json(ctx, 200, new JsonObject().put("index", c.index())));
+  }
+
+  private void delete(RoutingContext ctx) {
+    write(ctx, new KvCommand.Delete(ctx.pathParam("key"))).onSuccess(c -> {
+      boolean deleted = new JsonObject(c.result()).getBoolean("deleted", false);
+      json(ctx, deleted ? 200 : 404, new JsonObject().put("index", c.index())
+          .put("deleted", deleted));
+    });
+  }
+
+  private void cas(RoutingContext ctx) {
+    JsonObject req;
+    try {
+      Buffer body = ctx.body().buffer();
+      req = body == null ? null : new JsonObject(body);
+    } catch (DecodeException e) {
+      req = null;
+    }
+    if (req == null || !(req.getValue("value") instanceof String)
+        || (req.getValue("expect") != null && !(req.getValue("expect") instanceof String))
+        || !req.containsKey("expect")) {
+      error(ctx, 400, "expected JSON {\"expect\": string or null, \"value\": string}",
+          "BAD_REQUEST", "not_applied");
+      return;
+    }
+    write(ctx, new KvCommand.CompareAndSet(ctx.pathParam("key"), req.getString("expect"),
+        req.getString("value"))).onSuccess(c -> {
+          JsonObject r = new JsonObject(c.result());
+          if (r.getBoolean("swapped", false)) {
+            json(ctx, 200, new JsonObject().put("index", c.index()));
+          } else {
+            json(ctx, 409, new JsonObject().put("current", r.getString("current"))
+                .put("index", c.index()));
+          }
+        });
+  }
+
+  private void get(RoutingContext ctx) {
+    String consistency = ctx.queryParams().get("consistency");
+    if (consistency != null && !consistency.equals("stale")
+        && !consistency.equals("linearizable")) {
+      error(ctx, 400, "consistency must be 'linearizable' or 'stale'", "BAD_REQUEST", null);
+      return;
+    }
+    Buffer q = new JsonObject().put("key", ctx.pathParam("key")).toBuffer();
+    Future<Buffer> f = "stale".equals(consistency) ? node.readLocal(q) : node.read(q);
+    f.onSuccess(r -> {
+      JsonObject answer = new JsonObject(r);
+      if (answer.getBoolean("found", false)) {
+        ctx.response().setStatusCode(200).putHeader("Content-Type", "text/plain; charset=utf-8")
+            .end(answer.getString("value"));
+      } else {
+        error(ctx, 404, "no such key", "NOT_FOUND", null);
+      }
+    }).onFailure(e -> fail(ctx, e));
+  }
+
+  private void openSession(RoutingContext ctx) {
+    node.openSession()
+        .onSuccess(id -> json(ctx, 200, new JsonObject().put("clientId", Long.toString(id))))
+        .onFailure(e -> fail(ctx, e));
+  }
+
+  /** Proposes a write, with the request's session if it names one; failures are answered here. */
+  private Future<Committed> write(RoutingContext ctx, KvCommand command) {
+    String clientId = ctx.request().getHeader("Client-Id");
+    String requestId = ctx.request().getHeader("Request-Id");
+    Future<Committed> f;
+    if (clientId == null && requestId == null) {
+      f = node.propose(command.encode());
+    } else {
+      long session;
+      long sequence;
+      try {
+        session = Long.parseLong(clientId);
+        sequence = Long.parseLong(requestId);
+        if (session <= 0 || sequence <= 0) {
+          throw new NumberFormatException();
+        }
+      } catch (NumberFormatException | NullPointerException e) {
+        error(ctx, 400, "Client-Id (from POST /sessions) and Request-Id must both be positive"
+            + " integers", "BAD_REQUEST", "not_applied");
+        return Future.failedFuture(e);
+      }
+      f = node.propose(session, sequence, command.encode());
+    }
+    return f.onFailure(e -> fail(ctx, e));
+  }
+
+  private static void fail(RoutingContext ctx, Throwable e) {
+    if (e instanceof RaftException re) {
+      int status = switch (re.error()) {
+        case OVERLOADED -> 429;
+        case TOO_LARGE -> 413;
+        case SESSION_EXPIRED -> 410;
+        case STALE_SEQUENCE -> 409;
+        default -> 503;
+      };
+      error(ctx, status, re.getMessage(), re.error().name(),
+          re.knownNotApplied() ? "not_applied" : "unknown");
+    } else if (e instanceof IllegalArgumentException) {
+      error(ctx, 400, e.getMessage(), "BAD_REQUEST", "not_applied");
+    } else {
+      error(ctx, 500, String.valueOf(e), "INTERNAL", "unknown");
+    }
+  }
+
+  private static void error(RoutingContext ctx, int status, String message, String code,
+      String outcome) {
+    JsonObject body = new JsonObject().put("error", message);
+    if (code != null) {
+      body.put("code", code);
+    }
+    if (outcome != null) {
+      body.put("outcome", outcome);
+    }
+    json(ctx, status, body);
+  }
+
+  private static void json(RoutingContext ctx, int status, JsonObject body) {
+    if (ctx.response().ended()) {
+      return;
+    }
+    ctx.response().setStatusCode(status).putHeader("Content-Type", "application/json")
+        .end(body.encode());
+  }
+}

@@ -1,0 +1,2 @@
+/** The sample application: a replicated key-value store on raft-vertx, with an HTTP API. */
+package dev.raftvertx.kv;

@@ -1,0 +1,161 @@
+package dev.raftvertx.kv;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Three sample-app processes (separate JVMs) over the TCP event-bus bridge on 127.0.0.1: the
+ * leader is killed with SIGKILL and restarted, and no acknowledged write is lost.
+ */
+class ProcessClusterTest {
+
+  @TempDir
+  Path dir;
+  final Map<String, Process> processes = new LinkedHashMap<>();
+  final Map<String, Integer> httpPorts = new LinkedHashMap<>();
+  String peers;
+  final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+
+  static int freePort() {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  void start(String id) throws IOException {
+    String java = ProcessHandle.current().info().command().orElse("java");
+    List<String> cmd = new ArrayList<>(List.of(java, "-Xmx256m", "-cp",
+        System.getProperty("java.class.path"), KvMain.class.getName(), "--id", id, "--peers", peers,
+        "--http-port", String.valueOf(httpPorts.get(id)), "--data-dir",
+        dir.resolve(id).toString(), "--cluster-id", "proc"));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve(id + ".log").toFile()))
+        .start();
+    processes.put(id, p);
+  }
+
+  @AfterEach
+  void stopAll() {
+    processes.values().forEach(Process::destroyForcibly);
+  }
+
+  HttpResponse<String> call(String id, String method, String path, String body) {
+    try {
+      HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+          + httpPorts.get(id) + path)).timeout(Duration.ofSeconds(10));
+      b.method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+          : HttpRequest.BodyPublishers.ofString(body));
+      return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    } catch (IOException e) {
+      return null;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
+  String awaitLeader(List<String> among) throws InterruptedException {
+    long deadline = System.currentTimeMillis() + 60_000;
+    while (System.currentTimeMillis() < deadline) {
+      for (String id : among) {
+        HttpResponse<String> r = call(id, "GET", "/status", null);
+        if (r != null && r.statusCode() == 200
+            && r.body().contains("\"role\":\"leader\"")) {
+          return id;
+        }
+      }
+      Thread.sleep(100);
+    }
+    throw new AssertionError("no leader among " + among + "; logs in " + dir);
+  }
+
+  /** Writes until acknowledged (retrying 503s elsewhere); returns false if never. */
+  boolean write(List<String> among, String key, String value) throws InterruptedException {
+    long deadline = System.currentTimeMillis() + 30_000;
+    int i = 0;
+    while (System.currentTimeMillis() < deadline) {
+      HttpResponse<String> r = call(among.get(i++ % among.size()), "PUT", "/kv/" + key, value);
+      if (r != null && r.statusCode() == 200) {
+        return true;
+      }
+      Thread.sleep(50);
+    }
+    return false;
+  }
+
+  @Test
+  void killingTheLeaderProcessLosesNoAcknowledgedWrite() throws Exception {
+    List<String> ids = List.of("n1", "n2", "n3");
+    StringBuilder sb = new StringBuilder();
+    for (String id : ids) {
+      httpPorts.put(id, freePort());
+      sb.append(sb.length() == 0 ? "" : ",").append(id).append("=127.0.0.1:").append(freePort());
+    }
+    peers = sb.toString();
+    for (String id : ids) {
+      start(id);
+    }
+    String leader = awaitLeader(ids);
+    Map<String, String> acked = new LinkedHashMap<>();
+    for (int i = 0; i < 30; i++) {
+      if (write(ids, "k" + i, "v" + i)) {
+        acked.put("k" + i, "v" + i);
+      }
+    }
+    assertEquals(30, acked.size(), "a healthy cluster acknowledges every write");
+
+    processes.get(leader).destroyForcibly().waitFor(); // SIGKILL
+    List<String> survivors = ids.stream().filter(id -> !id.equals(leader)).toList();
+    awaitLeader(survivors);
+    for (int i = 30; i < 40; i++) {
+      if (write(survivors, "k" + i, "v" + i)) {
+        acked.put("k" + i, "v" + i);
+      }
+    }
+    start(leader);
+    awaitLeader(ids);
+    for (String id : ids) {
+      for (Map.Entry<String, String> e : acked.entrySet()) {
+        HttpResponse<String> r = null;
+        long deadline = System.currentTimeMillis() + 30_000;
+        while ((r == null || r.statusCode() != 200) && System.currentTimeMillis() < deadline) {
+          r = call(id, "GET", "/kv/" + e.getKey(), null);
+          if (r == null || r.statusCode() != 200) {
+            Thread.sleep(100);
+          }
+        }
+        assertTrue(r != null && r.statusCode() == 200, id + " lost " + e.getKey() + "; logs in "
+            + dir + ": " + (r == null ? "no answer" : r.body()) + tail(id));
+        assertEquals(e.getValue(), r.body());
+      }
+    }
+  }
+
+  private String tail(String id) throws IOException {
+    Path log = dir.resolve(id + ".log");
+    if (!Files.exists(log)) {
+      return "";
+    }
+    List<String> lines = Files.readAllLines(log);
+    return "\n" + String.join("\n", lines.subList(Math.max(0, lines.size() - 20), lines.size()));
+  }
+}
