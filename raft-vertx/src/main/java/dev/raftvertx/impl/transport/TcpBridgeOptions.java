@@ -2,7 +2,8 @@ package dev.raftvertx.impl.transport;
 
 /**
  * Settings of a {@link TcpBridgeTransport}. Immutable; start from {@link #DEFAULTS} and change
- * fields with the {@code with...} methods.
+ * fields with the {@code with...} methods, which, like the constructor, throw
+ * {@link IllegalArgumentException} for a value out of range.
  *
  * @param connectTimeoutMillis how long one connection attempt to a peer may take
  * @param initialBackoffMillis the pause before the first reconnection attempt after a failure;
@@ -24,7 +25,16 @@ public record TcpBridgeOptions(int connectTimeoutMillis, long initialBackoffMill
   public static final TcpBridgeOptions DEFAULTS =
       new TcpBridgeOptions(1000, 50, 2000, 4 << 20, RaftWire.DEFAULT_MAX_ENTRIES_BYTES);
 
-  /** @throws IllegalArgumentException if a value is out of range */
+  /**
+   * Checks the values.
+   *
+   * @param connectTimeoutMillis at least 1
+   * @param initialBackoffMillis at least 1
+   * @param maxBackoffMillis at least initialBackoffMillis
+   * @param writeQueueMaxBytes at least 1
+   * @param maxEntriesBytes at least 4
+   * @throws IllegalArgumentException if a value is out of range
+   */
   public TcpBridgeOptions {
     if (connectTimeoutMillis < 1) {
       throw new IllegalArgumentException("connectTimeoutMillis must be >= 1: "
