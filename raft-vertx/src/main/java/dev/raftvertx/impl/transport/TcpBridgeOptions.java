@@ -1,7 +1,7 @@
 package dev.raftvertx.impl.transport;
 
 /**
- * Settings of a {@link TcpBridgeTransport}. Immutable; start from {@link #DEFAULTS} and change
+ * Settings of a {@link TcpBridgeTransport}. Immutable; start from {@link #defaults()} and change
  * fields with the {@code with...} methods, which, like the constructor, throw
  * {@link IllegalArgumentException} for a value out of range.
  *
@@ -18,11 +18,7 @@ package dev.raftvertx.impl.transport;
 public record TcpBridgeOptions(int connectTimeoutMillis, long initialBackoffMillis,
     long maxBackoffMillis, int writeQueueMaxBytes, int maxEntriesBytes) {
 
-  /**
-   * Defaults: 1 s connect timeout, backoff from 50 ms up to 2 s, 4 MiB write queue, 64 MiB
-   * entries.
-   */
-  public static final TcpBridgeOptions DEFAULTS =
+  private static final TcpBridgeOptions DEFAULTS =
       new TcpBridgeOptions(1000, 50, 2000, 4 << 20, RaftWire.DEFAULT_MAX_ENTRIES_BYTES);
 
   /**
@@ -50,6 +46,14 @@ public record TcpBridgeOptions(int connectTimeoutMillis, long initialBackoffMill
     if (maxEntriesBytes < 4) {
       throw new IllegalArgumentException("maxEntriesBytes must be >= 4: " + maxEntriesBytes);
     }
+  }
+
+  /**
+   * @return the defaults: 1 s connect timeout, reconnection backoff from 50 ms up to 2 s, 4 MiB
+   *     write queue per peer, 64 MiB entries per message
+   */
+  public static TcpBridgeOptions defaults() {
+    return DEFAULTS;
   }
 
   /**

@@ -49,7 +49,7 @@ class EventBusTransportTest {
         .filter(m -> m.from().equals("a") && m.to().equals("b")).toList();
     a.context().runOnContext(v -> samples.forEach(m -> a.transport().send("b", m)));
     for (Message expected : samples) {
-      assertEquals(expected, b.next());
+      assertSame(expected, b.next());
     }
   }
 

@@ -1,5 +1,6 @@
 package dev.raftvertx.impl.transport;
 
+import static dev.raftvertx.impl.transport.TransportTestSupport.assertSameMessage;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -58,8 +59,8 @@ class RaftWireTest {
   @MethodSource("samples")
   void roundTripsEveryMessageThroughJsonText(Message message) {
     JsonObject json = wire.encode(message);
-    assertEquals(message, wire.decode(json));
-    assertEquals(message, wire.decode(new JsonObject(json.encode())));
+    assertSameMessage(message, wire.decode(json));
+    assertSameMessage(message, wire.decode(new JsonObject(json.encode())));
   }
 
   @Test

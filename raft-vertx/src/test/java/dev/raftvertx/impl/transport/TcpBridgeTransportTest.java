@@ -1,6 +1,7 @@
 package dev.raftvertx.impl.transport;
 
 import static dev.raftvertx.impl.transport.TransportTestSupport.WAIT_SECONDS;
+import static dev.raftvertx.impl.transport.TransportTestSupport.assertSameMessage;
 import static dev.raftvertx.impl.transport.TransportTestSupport.await;
 import static dev.raftvertx.impl.transport.TransportTestSupport.awaitCondition;
 import static dev.raftvertx.impl.transport.TransportTestSupport.freePort;
@@ -49,7 +50,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 class TcpBridgeTransportTest {
 
   private static final TcpBridgeOptions FAST =
-      TcpBridgeOptions.DEFAULTS.withBackoffMillis(20, 200).withConnectTimeoutMillis(1000);
+      TcpBridgeOptions.defaults().withBackoffMillis(20, 200).withConnectTimeoutMillis(1000);
 
   private final List<Vertx> instances = new ArrayList<>();
   private int portA;
@@ -125,10 +126,9 @@ class TcpBridgeTransportTest {
     List<Message> samples = RaftWireTest.samples().stream()
         .filter(m -> m.from().equals("a") && m.to().equals("b")).toList();
     a.context().runOnContext(v -> samples.forEach(m -> a.transport().send("b", m)));
-    Message first = nextAtLeast(b, 2);
-    assertEquals(samples.get(0), first);
+    assertSameMessage(samples.get(0), nextAtLeast(b, 2));
     for (Message expected : samples.subList(1, samples.size())) {
-      assertEquals(expected, b.next());
+      assertSameMessage(expected, b.next());
     }
     assertSame(b.context(), b.deliveryContexts().take());
     assertEquals(0, b.transport().metrics().rejected());

@@ -1,5 +1,7 @@
 package dev.raftvertx.impl.transport;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 
 import dev.raftvertx.core.Message;
@@ -10,6 +12,7 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.internal.ContextInternal;
 import java.io.IOException;
+import java.lang.reflect.RecordComponent;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.util.concurrent.BlockingQueue;
@@ -81,6 +84,28 @@ final class TransportTestSupport {
       done.future().await(WAIT_SECONDS, TimeUnit.SECONDS);
     } catch (java.util.concurrent.TimeoutException e) {
       throw new AssertionError("timed out waiting for " + what, e);
+    }
+  }
+
+  /**
+   * Asserts two messages are equal component by component, comparing byte arrays by content
+   * (a record's own equals compares arrays by identity).
+   */
+  static void assertSameMessage(Message expected, Message actual) {
+    assertNotNull(actual, "no message");
+    assertEquals(expected.getClass(), actual.getClass());
+    for (RecordComponent component : expected.getClass().getRecordComponents()) {
+      try {
+        Object e = component.getAccessor().invoke(expected);
+        Object a = component.getAccessor().invoke(actual);
+        if (e instanceof byte[] bytes) {
+          assertArrayEquals(bytes, (byte[]) a, component.getName());
+        } else {
+          assertEquals(e, a, component.getName());
+        }
+      } catch (ReflectiveOperationException e) {
+        throw new AssertionError(e);
+      }
     }
   }
 
