@@ -1,0 +1,81 @@
+package dev.raftvertx.impl.transport;
+
+import io.vertx.core.Handler;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonObject;
+import io.vertx.core.parsetools.RecordParser;
+
+/**
+ * The frame format of the Vert.x TCP event-bus bridge, client side: each frame is a 4-byte
+ * big-endian length followed by that many bytes of UTF-8 JSON. A client sends
+ * {@code {"type":"send","address":...,"body":...}}; the bridge answers errors with
+ * {@code {"type":"err","message":...}}.
+ */
+final class BridgeFrames {
+
+  private BridgeFrames() {
+  }
+
+  /**
+   * @param address the event-bus address
+   * @param body the message body
+   * @return the frame that asks the bridge to {@code send} body to address
+   */
+  static Buffer send(String address, JsonObject body) {
+    Buffer json = new JsonObject().put("type", "send").put("address", address).put("body", body)
+        .toBuffer();
+    return Buffer.buffer(4 + json.length()).appendInt(json.length()).appendBuffer(json);
+  }
+
+  /**
+   * A parser of inbound frames, to install as a socket's handler.
+   *
+   * @param maxFrameBytes the longest frame accepted
+   * @param onFrame called with each frame's JSON
+   * @param onError called once with the reason when the stream is not valid; the parser then
+   *     ignores all further input and the caller should close the connection
+   * @return the parser
+   */
+  static Handler<Buffer> reader(int maxFrameBytes, Handler<JsonObject> onFrame,
+      Handler<String> onError) {
+    RecordParser parser = RecordParser.newFixed(4);
+    parser.handler(new Handler<>() {
+      private boolean inBody;
+      private boolean failed;
+
+      @Override
+      public void handle(Buffer record) {
+        if (failed) {
+          return;
+        }
+        if (!inBody) {
+          int length = record.getInt(0);
+          if (length < 2 || length > maxFrameBytes) {
+            fail("frame length " + length + " outside [2, " + maxFrameBytes + "]");
+            return;
+          }
+          inBody = true;
+          parser.fixedSizeMode(length);
+          return;
+        }
+        inBody = false;
+        parser.fixedSizeMode(4);
+        JsonObject json;
+        try {
+          json = record.toJsonObject();
+        } catch (DecodeException | ClassCastException e) {
+          fail("frame is not a JSON object: " + e.getMessage());
+          return;
+        }
+        onFrame.handle(json);
+      }
+
+      private void fail(String reason) {
+        failed = true;
+        onError.handle(reason);
+      }
+    });
+    return parser;
+  }
+}

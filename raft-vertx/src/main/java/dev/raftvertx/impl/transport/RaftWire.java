@@ -1,0 +1,520 @@
+package dev.raftvertx.impl.transport;
+
+import dev.raftvertx.core.EntryType;
+import dev.raftvertx.core.LogEntry;
+import dev.raftvertx.core.Message;
+import dev.raftvertx.core.Message.AppendEntriesRequest;
+import dev.raftvertx.core.Message.AppendEntriesResponse;
+import dev.raftvertx.core.Message.VoteRequest;
+import dev.raftvertx.core.Message.VoteResponse;
+import io.vertx.core.json.JsonObject;
+import java.math.BigInteger;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/**
+ * The wire format of Raft RPCs: the one place that maps a {@link Message} to and from a
+ * {@link JsonObject}. Immutable and thread-safe; one instance per cluster id.
+ *
+ * <p><b>Format, version 1.</b> Every message is a JSON object with these fields:
+ * <pre>
+ * v        integer, the wire format version: 1
+ * cluster  string, the cluster id; a message from another cluster is refused
+ * type     string, the message type ("VoteRequest", "VoteResponse", "AppendEntriesRequest",
+ *          "AppendEntriesResponse")
+ * from     string, the sender's node id
+ * to       string, the receiver's node id
+ * term     integer &gt;= 0, the sender's term
+ * ...      the type's own fields, named as the record components of {@link Message}'s records:
+ *          integers (all &gt;= 0) and booleans
+ * </pre>
+ * The entries of an {@code AppendEntriesRequest} are one base64 (RFC 4648, padded) string, field
+ * {@code entries}, holding a big-endian binary blob:
+ * <pre>
+ * int32 count
+ * count times:
+ *   int64 index, int64 term, uint8 type (ordinal of {@link EntryType}),
+ *   int64 session, int64 sequence, int64 timestamp, int32 length, length bytes of data
+ * </pre>
+ *
+ * <p>{@link #decode} trusts nothing: it validates every field's presence and JSON type, refuses
+ * negative numbers, other versions and clusters, and checks that the entries are contiguous from
+ * {@code prevLogIndex + 1}, have known types, terms that never decrease (from
+ * {@code prevLogTerm}) nor exceed the message's term, and lengths that fit the blob, which itself
+ * must not exceed a size limit. Every violation throws {@link WireFormatException}.
+ *
+ * <p><b>Adding a message type</b> is one {@code register(...)} call in the static initializer
+ * with a writer and a reader of the type's own fields.
+ */
+public final class RaftWire {
+
+  /** The wire format version this code writes and accepts. */
+  public static final int VERSION = 1;
+
+  /** Default limit on the decoded entries blob of one AppendEntriesRequest: 64 MiB. */
+  public static final int DEFAULT_MAX_ENTRIES_BYTES = 64 << 20;
+
+  /** Longest node id or cluster id accepted. */
+  public static final int MAX_ID_LENGTH = 255;
+
+  /** Bytes of one entry in the blob before its data. */
+  static final int ENTRY_HEADER_BYTES = 8 + 8 + 1 + 8 + 8 + 8 + 4;
+
+  private static final Pattern CLUSTER_ID = Pattern.compile("[A-Za-z0-9_-]+");
+
+  private static final Map<String, Kind<?>> BY_NAME = new HashMap<>();
+  private static final Map<Class<?>, Kind<?>> BY_CLASS = new HashMap<>();
+
+  static {
+    register("VoteRequest", VoteRequest.class,
+        (m, out) -> out.put("lastLogIndex", m.lastLogIndex()).put("lastLogTerm", m.lastLogTerm())
+            .put("preVote", m.preVote()).put("transfer", m.transfer()),
+        (h, in) -> new VoteRequest(h.term(), h.from(), h.to(), in.number("lastLogIndex"),
+            in.number("lastLogTerm"), in.bool("preVote"), in.bool("transfer")));
+    register("VoteResponse", VoteResponse.class,
+        (m, out) -> out.put("voteGranted", m.voteGranted()).put("preVote", m.preVote()),
+        (h, in) -> new VoteResponse(h.term(), h.from(), h.to(), in.bool("voteGranted"),
+            in.bool("preVote")));
+    register("AppendEntriesRequest", AppendEntriesRequest.class,
+        (m, out) -> out.put("prevLogIndex", m.prevLogIndex()).put("prevLogTerm", m.prevLogTerm())
+            .putEntries("entries", m.entries()).put("leaderCommit", m.leaderCommit())
+            .put("round", m.round()),
+        (h, in) -> {
+          long prevLogIndex = in.number("prevLogIndex");
+          long prevLogTerm = in.number("prevLogTerm");
+          List<LogEntry> entries = in.entries("entries", prevLogIndex, prevLogTerm, h.term());
+          return new AppendEntriesRequest(h.term(), h.from(), h.to(), prevLogIndex, prevLogTerm,
+              entries, in.number("leaderCommit"), in.number("round"));
+        });
+    register("AppendEntriesResponse", AppendEntriesResponse.class,
+        (m, out) -> out.put("success", m.success()).put("matchIndex", m.matchIndex())
+            .put("rejectedIndex", m.rejectedIndex()).put("conflictTerm", m.conflictTerm())
+            .put("conflictIndex", m.conflictIndex()).put("round", m.round()),
+        (h, in) -> new AppendEntriesResponse(h.term(), h.from(), h.to(), in.bool("success"),
+            in.number("matchIndex"), in.number("rejectedIndex"), in.number("conflictTerm"),
+            in.number("conflictIndex"), in.number("round")));
+  }
+
+  private final String clusterId;
+  private final int maxEntriesBytes;
+
+  /**
+   * @param clusterId the cluster this node belongs to
+   * @throws IllegalArgumentException if the cluster id is not valid ({@link #checkClusterId})
+   */
+  public RaftWire(String clusterId) {
+    this(clusterId, DEFAULT_MAX_ENTRIES_BYTES);
+  }
+
+  /**
+   * @param clusterId the cluster this node belongs to
+   * @param maxEntriesBytes the largest entries blob accepted and produced, in decoded bytes
+   * @throws IllegalArgumentException if the cluster id is not valid or the limit not positive
+   */
+  public RaftWire(String clusterId, int maxEntriesBytes) {
+    this.clusterId = checkClusterId(clusterId);
+    if (maxEntriesBytes < 4) {
+      throw new IllegalArgumentException("maxEntriesBytes must be >= 4: " + maxEntriesBytes);
+    }
+    this.maxEntriesBytes = maxEntriesBytes;
+  }
+
+  /** @return the cluster id written into and required from every message */
+  public String clusterId() {
+    return clusterId;
+  }
+
+  /**
+   * @param clusterId a cluster id
+   * @param nodeId a node id
+   * @return the event-bus address on which that node receives Raft RPCs:
+   *     {@code raft.<clusterId>.<nodeId>.rpc} (unambiguous: cluster ids contain no dot)
+   */
+  public static String rpcAddress(String clusterId, String nodeId) {
+    return "raft." + clusterId + "." + nodeId + ".rpc";
+  }
+
+  /**
+   * @param clusterId a cluster id
+   * @return the cluster id, if it is 1 to {@value #MAX_ID_LENGTH} characters among
+   *     {@code [A-Za-z0-9_-]}
+   * @throws IllegalArgumentException otherwise
+   */
+  public static String checkClusterId(String clusterId) {
+    if (clusterId == null || clusterId.length() > MAX_ID_LENGTH
+        || !CLUSTER_ID.matcher(clusterId).matches()) {
+      throw new IllegalArgumentException("invalid cluster id " + quote(clusterId)
+          + ": 1 to " + MAX_ID_LENGTH + " characters among [A-Za-z0-9_-]");
+    }
+    return clusterId;
+  }
+
+  /**
+   * @param nodeId a node id
+   * @return the node id, if it is 1 to {@value #MAX_ID_LENGTH} characters with no whitespace nor
+   *     control character
+   * @throws IllegalArgumentException otherwise
+   */
+  public static String checkNodeId(String nodeId) {
+    String problem = nodeIdProblem(nodeId);
+    if (problem != null) {
+      throw new IllegalArgumentException(problem);
+    }
+    return nodeId;
+  }
+
+  /**
+   * @param type a message class
+   * @return true if this wire format can carry it
+   */
+  public static boolean supports(Class<? extends Message> type) {
+    return BY_CLASS.containsKey(type);
+  }
+
+  /**
+   * Encodes a message.
+   *
+   * @param message the message
+   * @return its JSON form, a new object the caller owns
+   * @throws IllegalArgumentException if the message has no wire form, invalid node ids or
+   *     entries beyond the size limit
+   */
+  public JsonObject encode(Message message) {
+    Kind<?> kind = BY_CLASS.get(message.getClass());
+    if (kind == null) {
+      throw new IllegalArgumentException("no wire form for " + message.getClass().getName());
+    }
+    JsonObject json = new JsonObject()
+        .put("v", VERSION)
+        .put("cluster", clusterId)
+        .put("type", kind.name)
+        .put("from", checkNodeId(message.from()))
+        .put("to", checkNodeId(message.to()))
+        .put("term", message.term());
+    kind.write(message, new Out(json, maxEntriesBytes));
+    return json;
+  }
+
+  /**
+   * Decodes and validates a message.
+   *
+   * @param json the JSON form, as received
+   * @return the message
+   * @throws WireFormatException if the JSON is not a valid message of this cluster and version
+   */
+  public Message decode(JsonObject json) {
+    if (json == null) {
+      throw new WireFormatException("no message body");
+    }
+    In in = new In(json, maxEntriesBytes);
+    Object version = json.getValue("v");
+    if (version == null) {
+      throw new WireFormatException("missing field 'v' (wire format version)");
+    }
+    if (!(version instanceof Integer || version instanceof Long)
+        || ((Number) version).longValue() != VERSION) {
+      throw new WireFormatException("unsupported wire format version " + quote(version)
+          + ", this node speaks " + VERSION);
+    }
+    String cluster = in.string("cluster");
+    if (!cluster.equals(clusterId)) {
+      throw new WireFormatException("message from cluster " + quote(cluster)
+          + " refused by a node of cluster " + quote(clusterId));
+    }
+    String typeName = in.string("type");
+    Kind<?> kind = BY_NAME.get(typeName);
+    if (kind == null) {
+      throw new WireFormatException("unknown message type " + quote(typeName));
+    }
+    Header header = new Header(in.nodeId("from"), in.nodeId("to"), in.number("term"));
+    try {
+      return kind.reader.read(header, in);
+    } catch (WireFormatException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      throw new WireFormatException("invalid " + typeName + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Packs entries into the binary blob described in the class comment.
+   *
+   * @param entries the entries
+   * @return the blob
+   * @throws IllegalArgumentException if the blob would not fit in an array
+   */
+  static byte[] packEntries(List<LogEntry> entries) {
+    long size = 4;
+    for (LogEntry e : entries) {
+      size += ENTRY_HEADER_BYTES + e.data().length;
+    }
+    if (size > Integer.MAX_VALUE - 8) {
+      throw new IllegalArgumentException("entries too large to encode: " + size + " bytes");
+    }
+    ByteBuffer buf = ByteBuffer.allocate((int) size);
+    buf.putInt(entries.size());
+    for (LogEntry e : entries) {
+      buf.putLong(e.index()).putLong(e.term()).put((byte) e.type().ordinal())
+          .putLong(e.session()).putLong(e.sequence()).putLong(e.timestamp())
+          .putInt(e.data().length).put(e.data());
+    }
+    return buf.array();
+  }
+
+  /**
+   * Unpacks and validates a blob made by {@link #packEntries}.
+   *
+   * @param blob the blob
+   * @param prevLogIndex the index before the first entry
+   * @param prevLogTerm the term at prevLogIndex; entry terms may not be lower
+   * @param term the message's term; entry terms may not be higher
+   * @return the entries
+   * @throws WireFormatException if the blob is not valid
+   */
+  static List<LogEntry> unpackEntries(byte[] blob, long prevLogIndex, long prevLogTerm,
+      long term) {
+    ByteBuffer buf = ByteBuffer.wrap(blob);
+    if (buf.remaining() < 4) {
+      throw new WireFormatException("entries: blob of " + blob.length + " bytes has no count");
+    }
+    int count = buf.getInt();
+    if (count < 0 || count > buf.remaining() / ENTRY_HEADER_BYTES) {
+      throw new WireFormatException("entries: count " + count + " impossible in a blob of "
+          + blob.length + " bytes");
+    }
+    if (prevLogIndex > Long.MAX_VALUE - count) {
+      throw new WireFormatException("entries: index overflow after prevLogIndex " + prevLogIndex);
+    }
+    List<LogEntry> entries = new ArrayList<>(count);
+    long lastTerm = prevLogTerm;
+    for (int i = 0; i < count; i++) {
+      if (buf.remaining() < ENTRY_HEADER_BYTES) {
+        throw new WireFormatException("entries: blob truncated in entry " + i);
+      }
+      long index = buf.getLong();
+      long entryTerm = buf.getLong();
+      int typeOrdinal = buf.get() & 0xFF;
+      long session = buf.getLong();
+      long sequence = buf.getLong();
+      long timestamp = buf.getLong();
+      int length = buf.getInt();
+      if (index != prevLogIndex + 1 + i) {
+        throw new WireFormatException("entries: entry " + i + " has index " + index
+            + ", expected " + (prevLogIndex + 1 + i) + " (contiguous from prevLogIndex + 1)");
+      }
+      if (entryTerm < lastTerm || entryTerm > term) {
+        throw new WireFormatException("entries: entry " + index + " has term " + entryTerm
+            + ", expected between " + lastTerm + " and the message term " + term);
+      }
+      EntryType type;
+      try {
+        type = EntryType.ofOrdinal(typeOrdinal);
+      } catch (IllegalArgumentException e) {
+        throw new WireFormatException("entries: entry " + index + " has unknown type "
+            + typeOrdinal, e);
+      }
+      if (session < 0 || sequence < 0 || timestamp < 0) {
+        throw new WireFormatException("entries: entry " + index
+            + " has a negative session, sequence or timestamp");
+      }
+      if (length < 0 || length > buf.remaining()) {
+        throw new WireFormatException("entries: entry " + index + " claims " + length
+            + " bytes of data, " + buf.remaining() + " left in the blob");
+      }
+      byte[] data = new byte[length];
+      buf.get(data);
+      entries.add(new LogEntry(index, entryTerm, type, session, sequence, timestamp, data));
+      lastTerm = entryTerm;
+    }
+    if (buf.hasRemaining()) {
+      throw new WireFormatException("entries: " + buf.remaining() + " trailing bytes after "
+          + count + " entries");
+    }
+    return entries;
+  }
+
+  private static String nodeIdProblem(String nodeId) {
+    if (nodeId == null || nodeId.isEmpty() || nodeId.length() > MAX_ID_LENGTH) {
+      return "invalid node id " + quote(nodeId) + ": 1 to " + MAX_ID_LENGTH + " characters";
+    }
+    for (int i = 0; i < nodeId.length(); i++) {
+      char c = nodeId.charAt(i);
+      if (Character.isWhitespace(c) || Character.isISOControl(c)) {
+        return "invalid node id " + quote(nodeId) + ": whitespace or control character";
+      }
+    }
+    return null;
+  }
+
+  /** Quotes a value for an error message, shortened and with control characters escaped. */
+  private static String quote(Object value) {
+    if (value == null) {
+      return "null";
+    }
+    String s = String.valueOf(value);
+    StringBuilder b = new StringBuilder("'");
+    for (int i = 0; i < s.length() && i < 64; i++) {
+      char c = s.charAt(i);
+      b.append(Character.isISOControl(c) ? '?' : c);
+    }
+    return b.append(s.length() > 64 ? "...'" : "'").toString();
+  }
+
+  private static <T extends Message> void register(String name, Class<T> type, Writer<T> writer,
+      Reader<T> reader) {
+    Kind<T> kind = new Kind<>(name, type, writer, reader);
+    if (BY_NAME.put(name, kind) != null || BY_CLASS.put(type, kind) != null) {
+      throw new IllegalStateException("message type registered twice: " + name);
+    }
+  }
+
+  /** How one message type is written and read, apart from the common header. */
+  private record Kind<T extends Message>(String name, Class<T> type, Writer<T> writer,
+      Reader<T> reader) {
+    void write(Message message, Out out) {
+      writer.write(type.cast(message), out);
+    }
+  }
+
+  @FunctionalInterface
+  private interface Writer<T extends Message> {
+    void write(T message, Out out);
+  }
+
+  @FunctionalInterface
+  private interface Reader<T extends Message> {
+    T read(Header header, In in);
+  }
+
+  /** The fields every message has, already validated. */
+  private record Header(String from, String to, long term) {
+  }
+
+  /** Writes a message's own fields. */
+  private static final class Out {
+    private final JsonObject json;
+    private final int maxEntriesBytes;
+
+    Out(JsonObject json, int maxEntriesBytes) {
+      this.json = json;
+      this.maxEntriesBytes = maxEntriesBytes;
+    }
+
+    Out put(String name, long value) {
+      json.put(name, value);
+      return this;
+    }
+
+    Out put(String name, boolean value) {
+      json.put(name, value);
+      return this;
+    }
+
+    Out putEntries(String name, List<LogEntry> entries) {
+      byte[] blob = packEntries(entries);
+      if (blob.length > maxEntriesBytes) {
+        throw new IllegalArgumentException("entries blob of " + blob.length
+            + " bytes exceeds the limit of " + maxEntriesBytes);
+      }
+      json.put(name, Base64.getEncoder().encodeToString(blob));
+      return this;
+    }
+  }
+
+  /** Reads and validates a message's fields. */
+  private static final class In {
+    private final JsonObject json;
+    private final int maxEntriesBytes;
+
+    In(JsonObject json, int maxEntriesBytes) {
+      this.json = json;
+      this.maxEntriesBytes = maxEntriesBytes;
+    }
+
+    private Object required(String name) {
+      Object value = json.getValue(name);
+      if (value == null) {
+        throw new WireFormatException("missing field '" + name + "'");
+      }
+      return value;
+    }
+
+    /** A JSON integer that fits a long and is not negative. */
+    long number(String name) {
+      Object value = required(name);
+      long n;
+      if (value instanceof Integer || value instanceof Long || value instanceof Short
+          || value instanceof Byte) {
+        n = ((Number) value).longValue();
+      } else if (value instanceof BigInteger) {
+        throw new WireFormatException("field '" + name + "' out of range: " + quote(value));
+      } else {
+        throw new WireFormatException("field '" + name + "' must be an integer, got "
+            + typeOf(value) + " " + quote(value));
+      }
+      if (n < 0) {
+        throw new WireFormatException("field '" + name + "' must not be negative: " + n);
+      }
+      return n;
+    }
+
+    boolean bool(String name) {
+      Object value = required(name);
+      if (!(value instanceof Boolean)) {
+        throw new WireFormatException("field '" + name + "' must be a boolean, got "
+            + typeOf(value) + " " + quote(value));
+      }
+      return (Boolean) value;
+    }
+
+    String string(String name) {
+      Object value = required(name);
+      if (!(value instanceof String)) {
+        throw new WireFormatException("field '" + name + "' must be a string, got "
+            + typeOf(value) + " " + quote(value));
+      }
+      return (String) value;
+    }
+
+    String nodeId(String name) {
+      String id = string(name);
+      String problem = nodeIdProblem(id);
+      if (problem != null) {
+        throw new WireFormatException("field '" + name + "': " + problem);
+      }
+      return id;
+    }
+
+    List<LogEntry> entries(String name, long prevLogIndex, long prevLogTerm, long term) {
+      String text = string(name);
+      long maxChars = 4L * ((maxEntriesBytes + 2L) / 3);
+      if (text.length() > maxChars) {
+        throw new WireFormatException("field '" + name + "': " + text.length()
+            + " base64 characters exceed the limit of " + maxEntriesBytes + " bytes");
+      }
+      byte[] blob;
+      try {
+        blob = Base64.getDecoder().decode(text);
+      } catch (IllegalArgumentException e) {
+        throw new WireFormatException("field '" + name + "' is not valid base64: "
+            + e.getMessage(), e);
+      }
+      return unpackEntries(blob, prevLogIndex, prevLogTerm, term);
+    }
+
+    private static String typeOf(Object value) {
+      if (value instanceof JsonObject) {
+        return "object";
+      }
+      if (value instanceof Number) {
+        return "number";
+      }
+      return value.getClass().getSimpleName().replace("Json", "").toLowerCase();
+    }
+  }
+}

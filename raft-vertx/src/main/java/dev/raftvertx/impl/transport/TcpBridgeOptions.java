@@ -1,0 +1,95 @@
+package dev.raftvertx.impl.transport;
+
+/**
+ * Settings of a {@link TcpBridgeTransport}. Immutable; start from {@link #defaults()} and change
+ * fields with the {@code with...} methods, which, like the constructor, throw
+ * {@link IllegalArgumentException} for a value out of range.
+ *
+ * @param connectTimeoutMillis how long one connection attempt to a peer may take
+ * @param initialBackoffMillis the pause before the first reconnection attempt after a failure;
+ *     it doubles after each failed attempt (with random jitter of up to half) up to
+ *     {@code maxBackoffMillis}, and resets once connected
+ * @param maxBackoffMillis the longest pause between reconnection attempts
+ * @param writeQueueMaxBytes bytes that may wait in a peer connection's write queue; a message
+ *     sent while the queue is fuller than this is dropped
+ * @param maxEntriesBytes the largest entries blob of one AppendEntriesRequest sent or accepted
+ *     ({@link RaftWire})
+ */
+public record TcpBridgeOptions(int connectTimeoutMillis, long initialBackoffMillis,
+    long maxBackoffMillis, int writeQueueMaxBytes, int maxEntriesBytes) {
+
+  private static final TcpBridgeOptions DEFAULTS =
+      new TcpBridgeOptions(1000, 50, 2000, 4 << 20, RaftWire.DEFAULT_MAX_ENTRIES_BYTES);
+
+  /**
+   * Checks the values.
+   *
+   * @param connectTimeoutMillis at least 1
+   * @param initialBackoffMillis at least 1
+   * @param maxBackoffMillis at least initialBackoffMillis
+   * @param writeQueueMaxBytes at least 1
+   * @param maxEntriesBytes at least 4
+   * @throws IllegalArgumentException if a value is out of range
+   */
+  public TcpBridgeOptions {
+    if (connectTimeoutMillis < 1) {
+      throw new IllegalArgumentException("connectTimeoutMillis must be >= 1: "
+          + connectTimeoutMillis);
+    }
+    if (initialBackoffMillis < 1 || maxBackoffMillis < initialBackoffMillis) {
+      throw new IllegalArgumentException("need 1 <= initialBackoffMillis <= maxBackoffMillis: "
+          + initialBackoffMillis + ", " + maxBackoffMillis);
+    }
+    if (writeQueueMaxBytes < 1) {
+      throw new IllegalArgumentException("writeQueueMaxBytes must be >= 1: " + writeQueueMaxBytes);
+    }
+    if (maxEntriesBytes < 4) {
+      throw new IllegalArgumentException("maxEntriesBytes must be >= 4: " + maxEntriesBytes);
+    }
+  }
+
+  /**
+   * @return the defaults: 1 s connect timeout, reconnection backoff from 50 ms up to 2 s, 4 MiB
+   *     write queue per peer, 64 MiB entries per message
+   */
+  public static TcpBridgeOptions defaults() {
+    return DEFAULTS;
+  }
+
+  /**
+   * @param millis new connect timeout
+   * @return a copy with it
+   */
+  public TcpBridgeOptions withConnectTimeoutMillis(int millis) {
+    return new TcpBridgeOptions(millis, initialBackoffMillis, maxBackoffMillis,
+        writeQueueMaxBytes, maxEntriesBytes);
+  }
+
+  /**
+   * @param initialMillis new initial backoff
+   * @param maxMillis new maximum backoff
+   * @return a copy with them
+   */
+  public TcpBridgeOptions withBackoffMillis(long initialMillis, long maxMillis) {
+    return new TcpBridgeOptions(connectTimeoutMillis, initialMillis, maxMillis,
+        writeQueueMaxBytes, maxEntriesBytes);
+  }
+
+  /**
+   * @param bytes new write queue bound
+   * @return a copy with it
+   */
+  public TcpBridgeOptions withWriteQueueMaxBytes(int bytes) {
+    return new TcpBridgeOptions(connectTimeoutMillis, initialBackoffMillis, maxBackoffMillis,
+        bytes, maxEntriesBytes);
+  }
+
+  /**
+   * @param bytes new entries limit
+   * @return a copy with it
+   */
+  public TcpBridgeOptions withMaxEntriesBytes(int bytes) {
+    return new TcpBridgeOptions(connectTimeoutMillis, initialBackoffMillis, maxBackoffMillis,
+        writeQueueMaxBytes, bytes);
+  }
+}

@@ -1,0 +1,11 @@
+/**
+ * The built-in transports and their wire format. Not API: use them through
+ * {@link dev.raftvertx.spi.Transport} and {@link dev.raftvertx.spi.TransportFaults}.
+ *
+ * <p>{@link dev.raftvertx.impl.transport.RaftWire} is the one place that maps a
+ * {@link dev.raftvertx.core.Message} to and from JSON.
+ * {@link dev.raftvertx.impl.transport.EventBusTransport} connects nodes sharing one Vert.x
+ * instance without any copy; {@link dev.raftvertx.impl.transport.TcpBridgeTransport} connects
+ * nodes over TCP through the Vert.x TCP event-bus bridge.
+ */
+package dev.raftvertx.impl.transport;

@@ -1,0 +1,338 @@
+package dev.raftvertx.impl.transport;
+
+import static dev.raftvertx.impl.transport.TransportTestSupport.WAIT_SECONDS;
+import static dev.raftvertx.impl.transport.TransportTestSupport.assertSameMessage;
+import static dev.raftvertx.impl.transport.TransportTestSupport.await;
+import static dev.raftvertx.impl.transport.TransportTestSupport.awaitCondition;
+import static dev.raftvertx.impl.transport.TransportTestSupport.freePort;
+import static dev.raftvertx.impl.transport.TransportTestSupport.start;
+import static dev.raftvertx.impl.transport.TransportTestSupport.vote;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.raftvertx.core.EntryType;
+import dev.raftvertx.core.LogEntry;
+import dev.raftvertx.core.Message;
+import dev.raftvertx.core.Message.AppendEntriesRequest;
+import dev.raftvertx.impl.transport.TransportTestSupport.Node;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.NetServer;
+import io.vertx.core.net.NetServerOptions;
+import io.vertx.core.net.NetSocket;
+import io.vertx.junit5.Timeout;
+import io.vertx.junit5.VertxExtension;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * Every node runs in its own Vert.x instance, so messages can only travel over TCP through the
+ * bridge.
+ */
+@ExtendWith(VertxExtension.class)
+@Timeout(value = 90, timeUnit = TimeUnit.SECONDS)
+class TcpBridgeTransportTest {
+
+  private static final TcpBridgeOptions FAST =
+      TcpBridgeOptions.defaults().withBackoffMillis(20, 200).withConnectTimeoutMillis(1000);
+
+  private final List<Vertx> instances = new ArrayList<>();
+  private int portA;
+  private int portB;
+  private Map<String, String> addresses;
+
+  @BeforeEach
+  void ports() throws Exception {
+    portA = freePort();
+    portB = freePort();
+    addresses = Map.of("a", "127.0.0.1:" + portA, "b", "127.0.0.1:" + portB);
+  }
+
+  @AfterEach
+  void closeInstances() {
+    for (Vertx v : instances) {
+      await(v.close());
+    }
+  }
+
+  private Vertx newVertx() {
+    Vertx v = Vertx.vertx();
+    instances.add(v);
+    return v;
+  }
+
+  private Node<TcpBridgeTransport> node(String id, Map<String, String> map,
+      TcpBridgeOptions options) {
+    Vertx v = newVertx();
+    return start(v, new TcpBridgeTransport(v, "c1", id, map, options));
+  }
+
+  private Node<TcpBridgeTransport> node(String id) {
+    return node(id, addresses, FAST);
+  }
+
+  /**
+   * Sends a vote of this term every 50 ms until the receiver gets one; the first message the
+   * receiver gets must be of this term.
+   */
+  private static void sendUntilReceived(Node<?> from, Node<?> to, long term)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
+    while (System.nanoTime() < deadline) {
+      from.send(vote(from.transport().nodeId(), to.transport().nodeId(), term));
+      Message m = to.inbox().poll(50, TimeUnit.MILLISECONDS);
+      if (m != null) {
+        assertEquals(term, m.term(), "first message to arrive");
+        return;
+      }
+    }
+    throw new AssertionError(to.transport().nodeId() + " never received from "
+        + from.transport().nodeId() + ": " + from.transport().metrics());
+  }
+
+  /** Skips the duplicates {@link #sendUntilReceived} may leave and returns the next newer one. */
+  private static Message nextAtLeast(Node<?> node, long term) throws InterruptedException {
+    while (true) {
+      Message m = node.next();
+      if (m.term() >= term) {
+        return m;
+      }
+    }
+  }
+
+  @Test
+  void exchangesEveryMessageTypeBothWays() throws Exception {
+    Node<TcpBridgeTransport> a = node("a");
+    Node<TcpBridgeTransport> b = node("b");
+    sendUntilReceived(a, b, 1);
+    sendUntilReceived(b, a, 1);
+
+    List<Message> samples = RaftWireTest.samples().stream()
+        .filter(m -> m.from().equals("a") && m.to().equals("b")).toList();
+    a.context().runOnContext(v -> samples.forEach(m -> a.transport().send("b", m)));
+    assertSameMessage(samples.get(0), nextAtLeast(b, 2));
+    for (Message expected : samples.subList(1, samples.size())) {
+      assertSameMessage(expected, b.next());
+    }
+    assertSame(b.context(), b.deliveryContexts().take());
+    assertEquals(0, b.transport().metrics().rejected());
+  }
+
+  private static void assertSame(Object expected, Object actual) {
+    org.junit.jupiter.api.Assertions.assertSame(expected, actual,
+        "delivered on the context that started the transport");
+  }
+
+  @Test
+  void dropsWhileThePeerIsDownThenConnectsWhenItStarts() throws Exception {
+    Node<TcpBridgeTransport> a = node("a");
+    a.send(vote("a", "b", 1));
+    awaitCondition(a.transport().vertx, "drop",
+        () -> a.transport().metrics().droppedUnavailable() == 1);
+    assertEquals(0, a.transport().metrics().sendFailures());
+
+    Node<TcpBridgeTransport> b = node("b");
+    sendUntilReceived(a, b, 2);
+  }
+
+  @Test
+  void reconnectsAfterThePeerRestarts() throws Exception {
+    Node<TcpBridgeTransport> a = node("a");
+    Node<TcpBridgeTransport> b = node("b");
+    sendUntilReceived(a, b, 1);
+
+    await(b.transport().close());
+    a.send(vote("a", "b", 2));
+
+    Node<TcpBridgeTransport> b2 = node("b");
+    sendUntilReceived(a, b2, 3);
+    sendUntilReceived(b2, a, 3);
+  }
+
+  @Test
+  void theBridgeAcceptsNothingButItsOwnRaftAddress() throws Exception {
+    Node<TcpBridgeTransport> b = node("b");
+    Vertx bVertx = b.transport().vertx;
+    BlockingQueue<Object> snooped = new LinkedBlockingQueue<>();
+    for (String address : List.of("raft.c1.other.rpc", "some.address", "raft.c1.a.rpc")) {
+      await(bVertx.eventBus().consumer(address, m -> snooped.add(m.body())).completion());
+    }
+
+    Vertx client = newVertx();
+    BlockingQueue<JsonObject> replies = new LinkedBlockingQueue<>();
+    NetSocket socket = await(client.createNetClient().connect(portB, "127.0.0.1"));
+    socket.handler(BridgeFrames.reader(1 << 16, replies::add, e -> replies.add(new JsonObject())));
+    RaftWire wire = new RaftWire("c1");
+
+    JsonObject toOther = wire.encode(vote("a", "other", 1));
+    write(socket, new JsonObject().put("type", "send").put("address", "raft.c1.other.rpc")
+        .put("body", toOther));
+    assertDenied(replies);
+    write(socket, new JsonObject().put("type", "send").put("address", "some.address")
+        .put("body", new JsonObject().put("x", 1)));
+    assertDenied(replies);
+    write(socket, new JsonObject().put("type", "publish").put("address", "raft.c1.a.rpc")
+        .put("body", wire.encode(vote("b", "a", 1))));
+    assertDenied(replies);
+    write(socket, new JsonObject().put("type", "register").put("address", "raft.c1.b.rpc"));
+    assertDenied(replies);
+
+    // Its own address is open, but only to valid messages of its cluster for it.
+    write(socket, new JsonObject().put("type", "send").put("address", "raft.c1.b.rpc")
+        .put("body", "not an object"));
+    write(socket, new JsonObject().put("type", "send").put("address", "raft.c1.b.rpc")
+        .put("body", new RaftWire("c2").encode(vote("a", "b", 1))));
+    write(socket, new JsonObject().put("type", "send").put("address", "raft.c1.b.rpc")
+        .put("body", wire.encode(vote("a", "b", 1)).put("v", 2)));
+    write(socket, new JsonObject().put("type", "send").put("address", "raft.c1.b.rpc")
+        .put("body", wire.encode(vote("a", "c", 1))));
+    JsonObject badEntries = wire.encode(new AppendEntriesRequest(1, "a", "b", 0, 0,
+        List.of(new LogEntry(1, 1, EntryType.NOOP, 0, 0, 0, null)), 0, 0));
+    badEntries.put("entries", Base64.getEncoder().encodeToString(new byte[] {0, 0, 0, 9}));
+    write(socket, new JsonObject().put("type", "send").put("address", "raft.c1.b.rpc")
+        .put("body", badEntries));
+    write(socket, new JsonObject().put("type", "send").put("address", "raft.c1.b.rpc")
+        .put("body", wire.encode(vote("a", "b", 42))));
+
+    assertEquals(42, b.next().term());
+    assertEquals(5, b.transport().metrics().rejected(), b.transport().metrics().toString());
+    assertEquals(1, b.transport().metrics().received());
+    assertTrue(snooped.isEmpty(), "delivered past the bridge: " + snooped);
+  }
+
+  private static void write(NetSocket socket, JsonObject frame) {
+    Buffer json = frame.toBuffer();
+    socket.write(Buffer.buffer().appendInt(json.length()).appendBuffer(json));
+  }
+
+  private static void assertDenied(BlockingQueue<JsonObject> replies) throws InterruptedException {
+    JsonObject reply = replies.poll(WAIT_SECONDS, TimeUnit.SECONDS);
+    assertNotNull(reply, "no answer from the bridge");
+    assertEquals("err", reply.getString("type"), reply.encode());
+    assertEquals("access_denied", reply.getString("message"), reply.encode());
+  }
+
+  @Test
+  void faultsApplyOverTcp() throws Exception {
+    Node<TcpBridgeTransport> a = node("a");
+    Node<TcpBridgeTransport> b = node("b");
+    sendUntilReceived(a, b, 1);
+    sendUntilReceived(b, a, 1);
+
+    a.transport().partition("b");
+    a.send(vote("a", "b", 2));
+    b.send(vote("b", "a", 2));
+    awaitCondition(a.transport().vertx, "both dropped",
+        () -> a.transport().metrics().droppedByFaults() == 2);
+    a.transport().heal("b");
+    a.send(vote("a", "b", 3));
+    b.send(vote("b", "a", 3));
+    assertEquals(3, nextAtLeast(b, 2).term(), "the partitioned message never arrived");
+    assertEquals(3, nextAtLeast(a, 2).term(), "the partitioned message never arrived");
+
+    a.transport().cut("a", "b");
+    a.send(vote("a", "b", 4));
+    b.send(vote("b", "a", 4));
+    assertEquals(4, a.next().term(), "the other direction still flows");
+    a.transport().clearFaults();
+    a.send(vote("a", "b", 5));
+    assertEquals(5, b.next().term(), "the cut message never arrived");
+  }
+
+  @Test
+  void dropsRatherThanQueueingForAPeerThatDoesNotRead(Vertx vertx) throws Exception {
+    Promise<NetSocket> accepted = Promise.promise();
+    NetServer stuck = vertx.createNetServer(new NetServerOptions().setReceiveBufferSize(4096))
+        .connectHandler(s -> {
+          s.pause();
+          accepted.tryComplete(s);
+        });
+    await(stuck.listen(portB, "127.0.0.1"));
+    Node<TcpBridgeTransport> a = node("a", addresses, FAST.withWriteQueueMaxBytes(64 * 1024));
+    await(accepted.future());
+
+    byte[] data = new byte[256 * 1024];
+    AppendEntriesRequest big = new AppendEntriesRequest(1, "a", "b", 0, 0,
+        List.of(new LogEntry(1, 1, EntryType.COMMAND, 0, 0, 0, data)), 0, 0);
+    AtomicInteger handedOver = new AtomicInteger();
+    TransportMetrics metrics = a.transport().metrics();
+    awaitCondition(vertx, "a full write queue", () -> {
+      if (metrics.droppedQueueFull() > 0) {
+        return true;
+      }
+      a.context().runOnContext(v -> {
+        for (int i = 0; i < 8; i++) {
+          a.transport().send("b", big);
+          handedOver.incrementAndGet();
+        }
+      });
+      return false;
+    });
+    assertTrue(metrics.sent() < handedOver.get(), metrics.toString());
+    assertEquals(0, metrics.sendFailures());
+    // Closing does not wait for the stuck peer to read what is still queued.
+    await(a.transport().close());
+  }
+
+  @Test
+  void followsAPeerToItsNewAddress() throws Exception {
+    int deadPort = freePort();
+    Node<TcpBridgeTransport> a = node("a",
+        Map.of("a", "127.0.0.1:" + portA, "b", "127.0.0.1:" + deadPort), FAST);
+    Node<TcpBridgeTransport> b = node("b");
+    a.transport().updateAddresses(addresses);
+    assertEquals(addresses, a.transport().addresses());
+    sendUntilReceived(a, b, 1);
+
+    assertThrows(IllegalArgumentException.class, () -> a.transport().updateAddresses(
+        Map.of("a", "127.0.0.1:" + deadPort)));
+    long droppedBefore = a.transport().metrics().droppedUnavailable();
+    a.transport().updateAddresses(Map.of("a", "127.0.0.1:" + portA));
+    a.send(vote("a", "b", 2));
+    awaitCondition(a.transport().vertx, "b forgotten",
+        () -> a.transport().metrics().droppedUnavailable() > droppedBefore);
+  }
+
+  @Test
+  void refusesInvalidConfiguration(Vertx vertx) {
+    assertThrows(IllegalArgumentException.class,
+        () -> new TcpBridgeTransport(vertx, "c1", "a", Map.of("b", "127.0.0.1:1"), FAST));
+    for (String bad : List.of("127.0.0.1", ":80", "host:", "host:x", "host:0", "host:70000")) {
+      assertThrows(IllegalArgumentException.class,
+          () -> new TcpBridgeTransport(vertx, "c1", "a", Map.of("a", bad), FAST), bad);
+    }
+    assertThrows(IllegalArgumentException.class, () -> FAST.withBackoffMillis(100, 10));
+    assertThrows(IllegalArgumentException.class, () -> FAST.withConnectTimeoutMillis(0));
+    assertThrows(IllegalArgumentException.class, () -> FAST.withWriteQueueMaxBytes(0));
+  }
+
+  @Test
+  void failsToStartOnATakenPortAndReleasesEverything(Vertx vertx) throws Exception {
+    try (ServerSocket squatter = new ServerSocket(portA, 1, InetAddress.getLoopbackAddress())) {
+      TcpBridgeTransport a = new TcpBridgeTransport(vertx, "c1", "a", addresses, FAST);
+      assertThrows(Exception.class, () -> await(a.start()));
+      await(a.close());
+      assertThrows(IllegalStateException.class, () -> await(a.start()));
+    }
+    // The consumer of the failed transport is gone: a new one can take the port and the address.
+    Node<TcpBridgeTransport> a = start(vertx, new TcpBridgeTransport(vertx, "c1", "a", addresses, FAST));
+    Node<TcpBridgeTransport> b = node("b");
+    sendUntilReceived(b, a, 1);
+  }
+}
