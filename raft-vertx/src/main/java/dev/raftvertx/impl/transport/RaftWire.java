@@ -7,6 +7,11 @@ import dev.raftvertx.core.Message.AppendEntriesRequest;
 import dev.raftvertx.core.Message.AppendEntriesResponse;
 import dev.raftvertx.core.Message.VoteRequest;
 import dev.raftvertx.core.Message.VoteResponse;
+import dev.raftvertx.core.Message.ProposeRequest;
+import dev.raftvertx.core.Message.ProposeResponse;
+import dev.raftvertx.core.Message.ReadIndexRequest;
+import dev.raftvertx.core.Message.ReadIndexResponse;
+import dev.raftvertx.core.ProposeResult;
 import io.vertx.core.json.JsonObject;
 import java.math.BigInteger;
 import java.nio.ByteBuffer;
@@ -98,6 +103,27 @@ public final class RaftWire {
         (h, in) -> new AppendEntriesResponse(h.term(), h.from(), h.to(), in.bool("success"),
             in.number("matchIndex"), in.number("rejectedIndex"), in.number("conflictTerm"),
             in.number("conflictIndex"), in.number("round")));
+    register("ProposeRequest", ProposeRequest.class,
+        (m, out) -> out.put("requestId", m.requestId()).put("entryType", m.type().name())
+            .put("session", m.session()).put("sequence", m.sequence()).putBytes("data", m.data()),
+        (h, in) -> new ProposeRequest(h.term(), h.from(), h.to(), in.number("requestId"),
+            in.enumValue("entryType", EntryType.class), in.number("session"),
+            in.number("sequence"), in.bytes("data")));
+    register("ProposeResponse", ProposeResponse.class,
+        (m, out) -> out.put("requestId", m.requestId()).put("status", m.status().name())
+            .put("index", m.index()).put("entryTerm", m.entryTerm())
+            .putOptional("leaderHint", m.leaderHint()),
+        (h, in) -> new ProposeResponse(h.term(), h.from(), h.to(), in.number("requestId"),
+            in.enumValue("status", ProposeResult.Status.class), in.number("index"),
+            in.number("entryTerm"), in.optionalNodeId("leaderHint")));
+    register("ReadIndexRequest", ReadIndexRequest.class,
+        (m, out) -> out.put("requestId", m.requestId()),
+        (h, in) -> new ReadIndexRequest(h.term(), h.from(), h.to(), in.number("requestId")));
+    register("ReadIndexResponse", ReadIndexResponse.class,
+        (m, out) -> out.put("requestId", m.requestId()).put("ok", m.ok())
+            .put("readIndex", m.readIndex()),
+        (h, in) -> new ReadIndexResponse(h.term(), h.from(), h.to(), in.number("requestId"),
+            in.bool("ok"), in.number("readIndex")));
   }
 
   private final String clusterId;
@@ -415,6 +441,26 @@ public final class RaftWire {
       return this;
     }
 
+    Out put(String name, String value) {
+      json.put(name, value);
+      return this;
+    }
+
+    Out putOptional(String name, String valueOrNull) {
+      json.put(name, valueOrNull);
+      return this;
+    }
+
+    Out putBytes(String name, byte[] data) {
+      byte[] bytes = data == null ? new byte[0] : data;
+      if (bytes.length > maxEntriesBytes) {
+        throw new IllegalArgumentException("field '" + name + "' of " + bytes.length
+            + " bytes exceeds the limit of " + maxEntriesBytes);
+      }
+      json.put(name, Base64.getEncoder().encodeToString(bytes));
+      return this;
+    }
+
     Out putEntries(String name, List<LogEntry> entries) {
       byte[] blob = packEntries(entries);
       if (blob.length > maxEntriesBytes) {
@@ -490,21 +536,39 @@ public final class RaftWire {
       return id;
     }
 
-    List<LogEntry> entries(String name, long prevLogIndex, long prevLogTerm, long term) {
+    String optionalNodeId(String name) {
+      return json.getValue(name) == null ? null : nodeId(name);
+    }
+
+    <E extends Enum<E>> E enumValue(String name, Class<E> type) {
       String text = string(name);
+      try {
+        return Enum.valueOf(type, text);
+      } catch (IllegalArgumentException e) {
+        throw new WireFormatException("field '" + name + "': unknown value " + quote(text), e);
+      }
+    }
+
+    byte[] bytes(String name) {
+      return base64(name, string(name));
+    }
+
+    private byte[] base64(String name, String text) {
       long maxChars = 4L * ((maxEntriesBytes + 2L) / 3);
       if (text.length() > maxChars) {
         throw new WireFormatException("field '" + name + "': " + text.length()
             + " base64 characters exceed the limit of " + maxEntriesBytes + " bytes");
       }
-      byte[] blob;
       try {
-        blob = Base64.getDecoder().decode(text);
+        return Base64.getDecoder().decode(text);
       } catch (IllegalArgumentException e) {
         throw new WireFormatException("field '" + name + "' is not valid base64: "
             + e.getMessage(), e);
       }
-      return unpackEntries(blob, prevLogIndex, prevLogTerm, term);
+    }
+
+    List<LogEntry> entries(String name, long prevLogIndex, long prevLogTerm, long term) {
+      return unpackEntries(base64(name, string(name)), prevLogIndex, prevLogTerm, term);
     }
 
     private static String typeOf(Object value) {

@@ -52,7 +52,17 @@ class RaftWireTest {
             new LogEntry(42, 9, EntryType.COMMAND, 0, 0, 0, new byte[] {0, -1, 127})),
             Long.MAX_VALUE, Long.MAX_VALUE),
         new AppendEntriesResponse(5, "b", "a", true, 12, 0, 0, 0, 7),
-        new AppendEntriesResponse(5, "b", "a", false, 0, 12, 3, 9, 8));
+        new AppendEntriesResponse(5, "b", "a", false, 0, 12, 3, 9, 8),
+        new Message.ProposeRequest(5, "b", "a", 17, EntryType.COMMAND, 3, 9,
+            "put x 1".getBytes(StandardCharsets.UTF_8)),
+        new Message.ProposeRequest(5, "b", "a", 18, EntryType.SESSION_OPEN, 0, 0, new byte[0]),
+        new Message.ProposeResponse(5, "a", "b", 17, dev.raftvertx.core.ProposeResult.Status.APPENDED,
+            44, 5, "a"),
+        new Message.ProposeResponse(5, "c", "b", 18,
+            dev.raftvertx.core.ProposeResult.Status.NOT_LEADER, 0, 0, null),
+        new Message.ReadIndexRequest(5, "b", "a", 99),
+        new Message.ReadIndexResponse(5, "a", "b", 99, true, 44),
+        new Message.ReadIndexResponse(5, "a", "b", 100, false, 0));
   }
 
   @ParameterizedTest
