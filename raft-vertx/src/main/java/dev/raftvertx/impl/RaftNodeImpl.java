@@ -23,6 +23,7 @@ import dev.raftvertx.core.Role;
 import dev.raftvertx.core.Status;
 import dev.raftvertx.core.StorageWrite;
 import dev.raftvertx.impl.storage.FileRaftStorage;
+import dev.raftvertx.impl.storage.VertxStorageFileSystem;
 import dev.raftvertx.impl.transport.EventBusTransport;
 import dev.raftvertx.impl.transport.TcpBridgeOptions;
 import dev.raftvertx.impl.transport.TcpBridgeTransport;
@@ -132,7 +133,7 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     }
     if (storage == null) {
       storage = new FileRaftStorage(vertx, Path.of(options.getDataDir()),
-          options.getMaxSegmentBytes(), null);
+          options.getMaxSegmentBytes(), new VertxStorageFileSystem(vertx));
     }
     if (transport == null) {
       transport = options.getTransport() == RaftOptions.TransportKind.TCP

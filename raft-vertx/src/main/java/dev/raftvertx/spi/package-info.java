@@ -1,8 +1,7 @@
 /**
- * The public SPI of raft-vertx: the interfaces a Raft node is built from and that applications
- * may implement or swap (a transport, storage).
- *
- * <p>Types here are stable public API. Implementations shipped with the library live in
- * {@code dev.raftvertx.impl.*} packages, which are not API.
+ * The public SPI of raft-vertx: the plug points a node is built from. {@link
+ * dev.raftvertx.spi.Transport} carries Raft messages between nodes (fire-and-forget, never
+ * blocking); {@link dev.raftvertx.spi.RaftStorage} makes the log, term and vote durable. Both are
+ * asynchronous and Future-returning, and are called on the node's event-loop context.
  */
 package dev.raftvertx.spi;

@@ -1,0 +1,794 @@
+package dev.raftvertx.impl.storage;
+
+import dev.raftvertx.core.HardState;
+import dev.raftvertx.core.LogEntry;
+import dev.raftvertx.core.StorageWrite;
+import dev.raftvertx.spi.CorruptLogException;
+import dev.raftvertx.spi.RaftStorage;
+import dev.raftvertx.spi.StorageException;
+import dev.raftvertx.spi.StoredState;
+import io.vertx.core.AsyncResult;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.Supplier;
+
+/**
+ * A {@link RaftStorage} on local files, with Vert.x asynchronous file I/O only: it never blocks
+ * the event loop.
+ *
+ * <p><b>Data directory:</b>
+ * <ul>
+ *   <li>{@code lock}: held with an operating-system file lock while the storage is open;</li>
+ *   <li>{@code state}: identity and hard state, two checksummed copies ({@link StateFileFormat});
+ *     created once as {@code state.tmp}, fsynced, atomically renamed, then the directory fsynced,
+ *     so that the identity is either absent or complete;</li>
+ *   <li>{@code log-<first index, 20 digits>.seg}: the log, one record per entry
+ *     ({@link LogRecordFormat}), in segments rolled once {@code maxSegmentSize} would be exceeded
+ *     (a single write is never split, so one larger than that gets a segment of its own). The
+ *     active segment is preallocated: zeros are written ahead of the records, 1 MiB at a time, in
+ *     the same file write as the records, so that most fsyncs need not change the file's size.
+ *     A segment is trimmed to its records and fsynced before the next one is created.</li>
+ * </ul>
+ *
+ * <p><b>Write pipeline and group commit:</b> writes are applied (truncate, append, hard state) one
+ * after the other, each as one file write of one buffer encoding all its entries, without waiting
+ * for fsyncs. Applied writes wait for an fsync; an fsync starts as soon as none is running and no
+ * write is being applied (or many are waiting), and covers every write applied before it started:
+ * writes that arrive while an fsync runs are grouped into the next one. Futures complete in write
+ * order, when the fsync covering the write succeeds. Some writes first wait until everything
+ * before them is durable (a barrier): a truncation (then made durable on its own, before anything
+ * is appended after it), a segment roll, and a hard state change while an earlier one is not yet
+ * durable (a state copy may only overwrite the slot that does not hold the durable copy).
+ *
+ * <p><b>Hard state ordering:</b> a hard state that raises the term is written and fsynced before
+ * the entries of its write: otherwise entries of the new term could reach the disk before the
+ * term itself, and a restarted node could hold entries of a term above its current term. A state
+ * change within the same term (a vote) joins the group fsync.
+ *
+ * <p><b>Failures:</b> after any I/O error every write not yet reported durable fails, and every
+ * later one is refused: an fsync is never retried (after a failed fsync the page cache may already
+ * have dropped the data). Reopening recovers from what is on disk.
+ *
+ * <p><b>Threading:</b> see {@link RaftStorage}; all state is confined to the context that called
+ * {@link #open}.
+ */
+public final class FileRaftStorage implements RaftStorage {
+
+  /** The default size at which segments are rolled: 64 MiB. */
+  public static final long DEFAULT_MAX_SEGMENT_SIZE = 64L << 20;
+  /** The smallest accepted segment size. */
+  public static final long MIN_SEGMENT_SIZE = 1024;
+  /** The largest accepted segment size. */
+  public static final long MAX_SEGMENT_SIZE = 1L << 30;
+
+  static final String LOCK_FILE = "lock";
+  static final String STATE_FILE = "state";
+  static final String STATE_TMP = "state.tmp";
+
+  /** Zeros written ahead of the records in the active segment, per extension. */
+  private static final long PREALLOCATION_STEP = 1L << 20;
+  /** Applied writes after which an fsync starts even if more writes are being applied. */
+  private static final int MAX_GROUP = 256;
+  /** Upper bound on the encoded entries of one write (one buffer, plus preallocation). */
+  private static final long MAX_WRITE_BYTES = Integer.MAX_VALUE - PREALLOCATION_STEP;
+
+  private static final System.Logger LOG = System.getLogger(FileRaftStorage.class.getName());
+
+  private enum Phase { NEW, OPENING, OPEN, CLOSING, CLOSED }
+
+  private static final class PendingWrite {
+    final StorageWrite write;
+    final long recordBytes;
+    final Promise<Void> promise = Promise.promise();
+    StorageException error;
+
+    PendingWrite(StorageWrite write, long recordBytes) {
+      this.write = write;
+      this.recordBytes = recordBytes;
+    }
+  }
+
+  private final Vertx vertx;
+  private final String dir;
+  private final long maxSegmentSize;
+  private final StorageFileSystem fs;
+  private final LogRecordFormat format = new LogRecordFormat();
+
+  private volatile Context context;
+
+  // ---- everything below is confined to the context ----
+  private Phase phase = Phase.NEW;
+  private Future<StoredState> openFuture;
+  private Promise<Void> closePromise;
+  private StorageFileSystem.DirectoryLock lock;
+
+  private String clusterId;
+  private String nodeId;
+  /** The last hard state written (durable or not). */
+  private HardState hardState;
+  private StorageFileSystem.FileHandle stateHandle;
+  private long stateCounter;
+  /** The slot holding the durable copy; updates go to the other one. */
+  private int durableSlot;
+  /** The slot of the last copy written. */
+  private int writtenSlot;
+  private boolean stateDurable = true;
+  private boolean stateDirty;
+
+  private final List<Segment> segments = new ArrayList<>();
+  /** The index the next appended entry must have, or 0 while the log has never held any. */
+  private long nextIndex;
+  /** The active segment's handle if it has writes no fsync covers yet. */
+  private StorageFileSystem.FileHandle dirtyLog;
+  private boolean dirDirty;
+
+  private long lastSequence = Long.MIN_VALUE;
+  /** The term once every accepted write is applied. */
+  private long acceptedTerm;
+  private final ArrayDeque<PendingWrite> toApply = new ArrayDeque<>();
+  private PendingWrite applying;
+  private final ArrayDeque<PendingWrite> unsynced = new ArrayDeque<>();
+  private List<PendingWrite> syncing;
+  private StorageException failure;
+  private boolean pumping;
+  private boolean pumpAgain;
+
+  /**
+   * @param vertx the Vert.x instance
+   * @param dataDir the data directory, created on first use
+   * @param maxSegmentSize the size at which log segments are rolled, between
+   *     {@link #MIN_SEGMENT_SIZE} and {@link #MAX_SEGMENT_SIZE}
+   * @param fs the file operations to use ({@link VertxStorageFileSystem} outside tests)
+   */
+  public FileRaftStorage(Vertx vertx, Path dataDir, long maxSegmentSize, StorageFileSystem fs) {
+    this.vertx = Objects.requireNonNull(vertx, "vertx");
+    this.dir = dataDir.toAbsolutePath().normalize().toString();
+    if (maxSegmentSize < MIN_SEGMENT_SIZE || maxSegmentSize > MAX_SEGMENT_SIZE) {
+      throw new IllegalArgumentException("maxSegmentSize must be in [" + MIN_SEGMENT_SIZE + ", "
+          + MAX_SEGMENT_SIZE + "]: " + maxSegmentSize);
+    }
+    this.maxSegmentSize = maxSegmentSize;
+    this.fs = Objects.requireNonNull(fs, "fs");
+  }
+
+  /**
+   * A storage with {@link #DEFAULT_MAX_SEGMENT_SIZE} on the real file system.
+   *
+   * @param vertx the Vert.x instance
+   * @param dataDir the data directory, created on first use
+   */
+  public FileRaftStorage(Vertx vertx, Path dataDir) {
+    this(vertx, dataDir, DEFAULT_MAX_SEGMENT_SIZE, new VertxStorageFileSystem(vertx));
+  }
+
+  // =====================================================================================
+  // Open
+  // =====================================================================================
+
+  @Override
+  public Future<StoredState> open(String clusterId, String nodeId) {
+    Objects.requireNonNull(clusterId, "clusterId");
+    Objects.requireNonNull(nodeId, "nodeId");
+    try {
+      StateFileFormat.checkStorable(clusterId, "clusterId");
+      StateFileFormat.checkStorable(nodeId, "nodeId");
+    } catch (IllegalArgumentException e) {
+      return Future.failedFuture(e);
+    }
+    synchronized (this) {
+      if (context != null) {
+        return Future.failedFuture(new IllegalStateException("open() may be called only once"));
+      }
+      context = vertx.getOrCreateContext();
+    }
+    return onContext(() -> doOpen(clusterId, nodeId));
+  }
+
+  private Future<StoredState> doOpen(String clusterId, String nodeId) {
+    phase = Phase.OPENING;
+    openFuture = fs.mkdirs(dir)
+        .compose(v -> fs.lock(path(LOCK_FILE)))
+        .compose(l -> {
+          lock = l;
+          return fs.list(dir);
+        })
+        .compose(names -> loadOrCreateState(names, clusterId, nodeId)
+            .compose(v -> recoverLog(names)))
+        .compose(entries -> {
+          if (!entries.isEmpty()) {
+            LogEntry last = entries.get(entries.size() - 1);
+            if (last.term() > hardState.currentTerm()) {
+              return Future.failedFuture(new CorruptLogException("the last log entry (index "
+                  + last.index() + ") has term " + last.term() + ", above the recorded current term "
+                  + hardState.currentTerm() + " in " + path(STATE_FILE), dir));
+            }
+          }
+          acceptedTerm = hardState.currentTerm();
+          phase = Phase.OPEN;
+          return Future.succeededFuture(new StoredState(clusterId, nodeId, hardState, entries));
+        })
+        .recover(err -> releaseResources().transform(ar -> {
+          phase = Phase.CLOSED;
+          return Future.failedFuture(err);
+        }));
+    return openFuture;
+  }
+
+  private Future<Void> loadOrCreateState(List<String> names, String clusterId, String nodeId) {
+    Future<Void> cleaned = names.contains(STATE_TMP)
+        ? fs.delete(path(STATE_TMP)) : Future.succeededFuture();
+    if (names.contains(STATE_FILE)) {
+      return cleaned.compose(v -> loadState(clusterId, nodeId));
+    }
+    for (String name : names) {
+      if (Segment.parseFirstIndex(name) > 0) {
+        return Future.failedFuture(new CorruptLogException("log segments exist but the state file "
+            + path(STATE_FILE) + " is missing", dir));
+      }
+    }
+    return cleaned.compose(v -> createState(clusterId, nodeId));
+  }
+
+  /** First use: records the identity, atomically and durably. */
+  private Future<Void> createState(String clusterId, String nodeId) {
+    StateFileFormat.Copy copy = new StateFileFormat.Copy(0, clusterId, nodeId, HardState.INITIAL);
+    String tmp = path(STATE_TMP);
+    Path parent = Path.of(dir).getParent();
+    return fs.open(tmp)
+        .compose(h -> closeAfter(h, h.write(StateFileFormat.encode(copy), 0)
+            .compose(v -> h.force())))
+        .compose(v -> fs.move(tmp, path(STATE_FILE)))
+        .compose(v -> fs.fsyncDirectory(dir))
+        .compose(v -> parent == null ? Future.succeededFuture() : fs.fsyncDirectory(parent.toString()))
+        .compose(v -> openState(copy, 0));
+  }
+
+  private Future<Void> loadState(String clusterId, String nodeId) {
+    return fs.readFile(path(STATE_FILE)).compose(content -> {
+      StateFileFormat.Copy first = StateFileFormat.decode(content, 0);
+      StateFileFormat.Copy second = StateFileFormat.decode(content, 1);
+      if (first == null && second == null) {
+        return Future.failedFuture(new CorruptLogException("the state file " + path(STATE_FILE)
+            + " holds no valid copy of the identity and hard state", dir));
+      }
+      int slot = second == null || (first != null && first.counter() > second.counter()) ? 0 : 1;
+      StateFileFormat.Copy copy = slot == 0 ? first : second;
+      if (!copy.clusterId().equals(clusterId) || !copy.nodeId().equals(nodeId)) {
+        return Future.failedFuture(new StorageException("the data directory " + dir
+            + " belongs to node '" + copy.nodeId() + "' of cluster '" + copy.clusterId()
+            + "'; refusing to open it as node '" + nodeId + "' of cluster '" + clusterId
+            + "'. Use that node's own data directory"));
+      }
+      return openState(copy, slot);
+    });
+  }
+
+  private Future<Void> openState(StateFileFormat.Copy copy, int slot) {
+    clusterId = copy.clusterId();
+    nodeId = copy.nodeId();
+    hardState = copy.hardState();
+    stateCounter = copy.counter();
+    durableSlot = slot;
+    writtenSlot = slot;
+    return fs.open(path(STATE_FILE)).map(h -> {
+      stateHandle = h;
+      return null;
+    });
+  }
+
+  private Future<List<LogEntry>> recoverLog(List<String> names) {
+    for (String name : names) {
+      long first = Segment.parseFirstIndex(name);
+      if (first > 0) {
+        segments.add(new Segment(first, path(name)));
+      }
+    }
+    segments.sort(Comparator.comparingLong(s -> s.firstIndex));
+    return new LogRecovery(fs, dir, segments).run().map(entries -> {
+      nextIndex = entries.isEmpty() ? 0 : entries.get(entries.size() - 1).index() + 1;
+      return entries;
+    });
+  }
+
+  // =====================================================================================
+  // Write pipeline
+  // =====================================================================================
+
+  @Override
+  public Future<Void> write(StorageWrite w) {
+    Objects.requireNonNull(w, "w");
+    if (context == null) {
+      return Future.failedFuture(new IllegalStateException("open() the storage first"));
+    }
+    return onContext(() -> enqueue(w));
+  }
+
+  private Future<Void> enqueue(StorageWrite w) {
+    if (phase != Phase.OPEN) {
+      return Future.failedFuture(new IllegalStateException("the storage is not open (" + phase
+          + ")"));
+    }
+    if (failure != null) {
+      return Future.failedFuture(refusal());
+    }
+    if (w.sequence() <= lastSequence) {
+      return Future.failedFuture(new IllegalArgumentException("write sequence " + w.sequence()
+          + " does not follow the previous one, " + lastSequence));
+    }
+    long bytes = 0;
+    List<LogEntry> entries = w.entries();
+    for (int i = 0; i < entries.size(); i++) {
+      if (i > 0 && entries.get(i).index() != entries.get(i - 1).index() + 1) {
+        return Future.failedFuture(new IllegalArgumentException("write " + w.sequence()
+            + " holds non-contiguous entries: " + entries.get(i - 1).index() + " then "
+            + entries.get(i).index()));
+      }
+      bytes += LogRecordFormat.recordSize(entries.get(i));
+    }
+    if (bytes > MAX_WRITE_BYTES) {
+      return Future.failedFuture(new IllegalArgumentException("write " + w.sequence()
+          + " encodes to " + bytes + " bytes, above the limit of " + MAX_WRITE_BYTES));
+    }
+    long term = w.hardState() != null ? w.hardState().currentTerm() : acceptedTerm;
+    if (term < acceptedTerm) {
+      return Future.failedFuture(new IllegalArgumentException("write " + w.sequence()
+          + " lowers the term from " + acceptedTerm + " to " + term));
+    }
+    if (!entries.isEmpty() && entries.get(entries.size() - 1).term() > term) {
+      return Future.failedFuture(new IllegalArgumentException("write " + w.sequence()
+          + " appends entries of term " + entries.get(entries.size() - 1).term()
+          + ", above the current term " + term + " (a new term belongs in the write's hard"
+          + " state)"));
+    }
+    acceptedTerm = term;
+    lastSequence = w.sequence();
+    PendingWrite p = new PendingWrite(w, bytes);
+    toApply.addLast(p);
+    pump();
+    return p.promise.future();
+  }
+
+  /** Advances the pipeline; re-entrant calls are folded into the running one. */
+  private void pump() {
+    if (pumping) {
+      pumpAgain = true;
+      return;
+    }
+    pumping = true;
+    try {
+      do {
+        pumpAgain = false;
+        pumpOnce();
+      } while (pumpAgain);
+    } finally {
+      pumping = false;
+    }
+  }
+
+  private void pumpOnce() {
+    if (failure != null) {
+      failAllPending();
+    } else {
+      if (applying == null && !toApply.isEmpty()) {
+        PendingWrite next = toApply.peekFirst();
+        if (!needsBarrier(next) || (syncing == null && unsynced.isEmpty())) {
+          toApply.pollFirst();
+          startApply(next);
+        }
+      }
+      if (syncing == null && !unsynced.isEmpty()
+          && (applying == null || unsynced.size() >= MAX_GROUP)) {
+        startSync();
+      }
+    }
+    maybeFinishClose();
+  }
+
+  private boolean needsBarrier(PendingWrite p) {
+    StorageWrite w = p.write;
+    if (truncates(w.truncateFrom())) {
+      return true;
+    }
+    if (!w.entries().isEmpty() && mustRoll(p.recordBytes)) {
+      return true;
+    }
+    HardState hs = w.hardState();
+    return hs != null && !hs.equals(hardState) && !stateDurable;
+  }
+
+  private boolean truncates(long from) {
+    return from > 0 && !segments.isEmpty() && from <= active().lastIndex();
+  }
+
+  private boolean mustRoll(long bytes) {
+    Segment a = active();
+    return a == null || (a.count() > 0 && a.end + bytes > maxSegmentSize);
+  }
+
+  private void startApply(PendingWrite p) {
+    applying = p;
+    Future<Void> applied;
+    try {
+      applied = apply(p.write, p.recordBytes);
+    } catch (RuntimeException e) {
+      applied = Future.failedFuture(e);
+    }
+    applied.onComplete(ar -> {
+      if (ar.failed()) {
+        p.error = new StorageException("write " + p.write.sequence() + " failed: "
+            + ar.cause().getMessage() + "; this storage refuses further writes: reopen it to"
+            + " recover", ar.cause());
+        fail(p.error);
+        failAllPending();
+      } else if (failure == null) {
+        unsynced.addLast(p);
+      }
+      applying = null;
+      pump();
+    });
+  }
+
+  /** Truncate, append, record the hard state: everything but the final fsync. */
+  private Future<Void> apply(StorageWrite w, long recordBytes) {
+    boolean cut = truncates(w.truncateFrom());
+    long next = cut ? w.truncateFrom() : nextIndex;
+    List<LogEntry> entries = w.entries();
+    if (!entries.isEmpty() && next != 0 && entries.get(0).index() != next) {
+      return Future.failedFuture(new IllegalArgumentException("write " + w.sequence()
+          + " appends index " + entries.get(0).index() + " but the log continues at " + next));
+    }
+    HardState hs = w.hardState();
+    boolean stateChanges = hs != null && !hs.equals(hardState);
+    boolean termRises = stateChanges && hs.currentTerm() > hardState.currentTerm();
+    Future<Void> f = cut ? truncate(w.truncateFrom()) : Future.succeededFuture();
+    if (termRises) {
+      f = f.compose(v -> writeState(hs, true));
+    }
+    if (!entries.isEmpty()) {
+      f = f.compose(v -> append(entries, recordBytes));
+    }
+    if (stateChanges && !termRises) {
+      f = f.compose(v -> writeState(hs, false));
+    }
+    return f;
+  }
+
+  /**
+   * Deletes every entry from index {@code from} on, durably. Runs behind a barrier: nothing is
+   * waiting for an fsync.
+   */
+  private Future<Void> truncate(long from) {
+    int k = segments.size() - 1;
+    while (k > 0 && segments.get(k).firstIndex > from) {
+      k--;
+    }
+    Segment s = segments.get(k);
+    boolean whole = from <= s.firstIndex;
+    Future<Void> f = deleteSegmentsFrom(whole ? k : k + 1);
+    if (!whole) {
+      f = f.compose(v -> cutSegment(s, from));
+    }
+    return f.map(v -> {
+      nextIndex = from;
+      return null;
+    });
+  }
+
+  /** Deletes the segments from position keep on, last first, each followed by a directory fsync. */
+  private Future<Void> deleteSegmentsFrom(int keep) {
+    if (segments.size() <= keep) {
+      return Future.succeededFuture();
+    }
+    Segment last = active();
+    return closeHandle(last)
+        .compose(v -> fs.delete(last.path))
+        .compose(v -> fs.fsyncDirectory(dir))
+        .compose(v -> {
+          segments.remove(segments.size() - 1);
+          return deleteSegmentsFrom(keep);
+        });
+  }
+
+  private Future<Void> cutSegment(Segment s, long from) {
+    long offset = s.offsetOf(from);
+    return ensureOpen(s)
+        .compose(h -> fs.truncate(s.path, offset))
+        .compose(v -> s.handle.force())
+        .map(v -> {
+          s.cutAt(from);
+          s.allocated = offset;
+          return null;
+        });
+  }
+
+  /** Appends the entries with one file write into the active segment, rolling it if needed. */
+  private Future<Void> append(List<LogEntry> entries, long recordBytes) {
+    Future<Segment> target = mustRoll(recordBytes)
+        ? roll(entries.get(0).index()) : ensureOpen(active());
+    return target.compose(s -> {
+      long pos = s.end;
+      long recordsEnd = pos + recordBytes;
+      long writeEnd = recordsEnd;
+      if (recordsEnd > s.allocated) {
+        long ahead = (recordsEnd / PREALLOCATION_STEP + 1) * PREALLOCATION_STEP;
+        writeEnd = Math.max(recordsEnd, Math.min(ahead, maxSegmentSize));
+      }
+      byte[] bytes = new byte[Math.toIntExact(writeEnd - pos)];
+      ByteBuffer buf = ByteBuffer.wrap(bytes);
+      int off = 0;
+      for (LogEntry e : entries) {
+        off = format.encode(e, buf, off);
+      }
+      long newAllocated = Math.max(s.allocated, writeEnd);
+      return s.handle.write(Buffer.buffer(bytes), pos).map(v -> {
+        long at = pos;
+        for (LogEntry e : entries) {
+          s.add(at);
+          at += LogRecordFormat.recordSize(e);
+        }
+        s.end = recordsEnd;
+        s.allocated = newAllocated;
+        nextIndex = entries.get(entries.size() - 1).index() + 1;
+        dirtyLog = s.handle;
+        return null;
+      });
+    });
+  }
+
+  /**
+   * Seals the active segment (trims its preallocated zeros, fsyncs, closes it) and creates the
+   * next. Runs behind a barrier, so the sealed segment is durable before the new one exists.
+   */
+  private Future<Segment> roll(long firstIndex) {
+    Segment old = active();
+    Future<Void> sealed = Future.succeededFuture();
+    if (old != null) {
+      if (old.allocated > old.end) {
+        sealed = ensureOpen(old)
+            .compose(h -> fs.truncate(old.path, old.end))
+            .compose(v -> old.handle.force())
+            .map(v -> {
+              old.allocated = old.end;
+              return null;
+            });
+      }
+      sealed = sealed.compose(v -> closeHandle(old));
+    }
+    Segment s = new Segment(firstIndex, path(Segment.fileName(firstIndex)));
+    return sealed.compose(v -> fs.open(s.path)).map(h -> {
+      s.handle = h;
+      segments.add(s);
+      dirDirty = true;
+      return s;
+    });
+  }
+
+  /**
+   * Writes a new copy of the hard state into the slot that does not hold the durable copy.
+   *
+   * @param forceNow fsync it before returning, instead of leaving it to the group fsync
+   */
+  private Future<Void> writeState(HardState hs, boolean forceNow) {
+    int slot = 1 - durableSlot;
+    long counter = stateCounter + 1;
+    Buffer copy = StateFileFormat.encode(new StateFileFormat.Copy(counter, clusterId, nodeId, hs));
+    return stateHandle.write(copy, (long) slot * StateFileFormat.SLOT_SIZE).compose(v -> {
+      stateCounter = counter;
+      hardState = hs;
+      writtenSlot = slot;
+      if (!forceNow) {
+        stateDirty = true;
+        stateDurable = false;
+        return Future.succeededFuture();
+      }
+      return stateHandle.force().map(x -> {
+        durableSlot = slot;
+        return null;
+      });
+    });
+  }
+
+  /** One fsync round for every applied write: the active segment, the state file, the directory. */
+  private void startSync() {
+    List<PendingWrite> group = new ArrayList<>(unsynced);
+    unsynced.clear();
+    syncing = group;
+    List<Future<Void>> forces = new ArrayList<>(2);
+    if (dirtyLog != null) {
+      forces.add(dirtyLog.force());
+      dirtyLog = null;
+    }
+    boolean forcesState = stateDirty;
+    int slot = writtenSlot;
+    if (stateDirty) {
+      forces.add(stateHandle.force());
+      stateDirty = false;
+    }
+    boolean forcesDir = dirDirty;
+    dirDirty = false;
+    Future<Void> synced = forces.isEmpty()
+        ? Future.succeededFuture() : Future.join(forces).mapEmpty();
+    if (forcesDir) {
+      synced = synced.compose(v -> fs.fsyncDirectory(dir));
+    }
+    synced.onComplete(ar -> {
+      syncing = null;
+      if (ar.succeeded()) {
+        if (forcesState) {
+          durableSlot = slot;
+          stateDurable = true;
+        }
+        for (PendingWrite p : group) {
+          p.promise.tryComplete();
+        }
+      } else {
+        StorageException e = new StorageException("fsync failed, so writes up to sequence "
+            + group.get(group.size() - 1).write.sequence() + " may not be durable: "
+            + ar.cause().getMessage() + "; this storage refuses further writes: reopen it to"
+            + " recover", ar.cause());
+        for (PendingWrite p : group) {
+          p.promise.tryFail(e);
+        }
+        fail(e);
+      }
+      pump();
+    });
+  }
+
+  private void fail(StorageException e) {
+    if (failure == null) {
+      failure = e;
+      LOG.log(System.Logger.Level.ERROR, "Storage in " + dir + " failed", e);
+    }
+  }
+
+  /** Fails, in write order, every write not yet reported durable. */
+  private void failAllPending() {
+    if (syncing != null) {
+      for (PendingWrite p : syncing) {
+        p.promise.tryFail(p.error != null ? p.error : refusal());
+      }
+    }
+    for (PendingWrite p : unsynced) {
+      p.promise.tryFail(p.error != null ? p.error : refusal());
+    }
+    unsynced.clear();
+    if (applying != null) {
+      applying.promise.tryFail(applying.error != null ? applying.error : refusal());
+    }
+    for (PendingWrite p : toApply) {
+      p.promise.tryFail(refusal());
+    }
+    toApply.clear();
+  }
+
+  private StorageException refusal() {
+    return new StorageException("the storage in " + dir + " failed earlier and refuses writes"
+        + " until reopened: " + failure.getMessage(), failure);
+  }
+
+  // =====================================================================================
+  // Close
+  // =====================================================================================
+
+  @Override
+  public Future<Void> close() {
+    if (context == null) {
+      return Future.succeededFuture();
+    }
+    return onContext(this::doClose);
+  }
+
+  private Future<Void> doClose() {
+    if (phase == Phase.OPENING) {
+      return openFuture.transform(ar -> doClose());
+    }
+    if (closePromise == null) {
+      closePromise = Promise.promise();
+      if (phase == Phase.OPEN) {
+        phase = Phase.CLOSING;
+        pump();
+      } else {
+        closePromise.complete();
+      }
+    }
+    return closePromise.future();
+  }
+
+  private void maybeFinishClose() {
+    if (phase != Phase.CLOSING || applying != null || syncing != null || !toApply.isEmpty()
+        || !unsynced.isEmpty()) {
+      return;
+    }
+    phase = Phase.CLOSED;
+    releaseResources().onComplete(closePromise);
+  }
+
+  /** Closes every open file and releases the lock; reports the first error. */
+  private Future<Void> releaseResources() {
+    List<Future<Void>> closes = new ArrayList<>();
+    for (Segment s : segments) {
+      closes.add(closeHandle(s));
+    }
+    if (stateHandle != null) {
+      closes.add(stateHandle.close());
+      stateHandle = null;
+    }
+    return Future.join(closes).transform(closed -> {
+      Future<Void> released = lock == null ? Future.succeededFuture() : lock.release();
+      lock = null;
+      return released.transform(ar -> firstFailure(closed, ar));
+    });
+  }
+
+  // =====================================================================================
+  // Helpers
+  // =====================================================================================
+
+  private Segment active() {
+    return segments.isEmpty() ? null : segments.get(segments.size() - 1);
+  }
+
+  private Future<Segment> ensureOpen(Segment s) {
+    if (s.handle != null) {
+      return Future.succeededFuture(s);
+    }
+    return fs.open(s.path).map(h -> {
+      s.handle = h;
+      return s;
+    });
+  }
+
+  private static Future<Void> closeHandle(Segment s) {
+    StorageFileSystem.FileHandle h = s.handle;
+    if (h == null) {
+      return Future.succeededFuture();
+    }
+    s.handle = null;
+    return h.close();
+  }
+
+  private static Future<Void> closeAfter(StorageFileSystem.FileHandle h, Future<Void> work) {
+    return work.transform(done -> h.close().transform(closed -> firstFailure(done, closed)));
+  }
+
+  private static Future<Void> firstFailure(AsyncResult<?> first, AsyncResult<?> second) {
+    if (first.failed()) {
+      return Future.failedFuture(first.cause());
+    }
+    return second.failed() ? Future.failedFuture(second.cause()) : Future.succeededFuture();
+  }
+
+  private String path(String name) {
+    return Path.of(dir, name).toString();
+  }
+
+  /** Runs the action on the storage's context, at once if already there. */
+  private <T> Future<T> onContext(Supplier<Future<T>> action) {
+    Context ctx = context;
+    if (Vertx.currentContext() == ctx) {
+      return guarded(action);
+    }
+    Promise<T> promise = Promise.promise();
+    ctx.runOnContext(v -> guarded(action).onComplete(promise));
+    return promise.future();
+  }
+
+  private static <T> Future<T> guarded(Supplier<Future<T>> action) {
+    try {
+      return action.get();
+    } catch (RuntimeException e) {
+      return Future.failedFuture(e);
+    }
+  }
+}
