@@ -129,8 +129,24 @@ abstract class ClusterTestBase {
     return await(nodes.get(id).propose(Buffer.buffer(key + "=" + value)));
   }
 
+  /**
+   * A linearizable read, retried like a client would while the node knows no leader (NOT_LEADER
+   * is known not to have been served, so a retry is always safe).
+   */
   String read(String id, String key) {
-    return await(nodes.get(id).read(Buffer.buffer(key))).toString();
+    for (int attempt = 0; ; attempt++) {
+      Future<Buffer> f = nodes.get(id).read(Buffer.buffer(key));
+      try {
+        return f.await(WAIT_SECONDS, TimeUnit.SECONDS).toString();
+      } catch (Exception e) {
+        if (attempt < 20 && f.cause() instanceof RaftException re
+            && re.error() == dev.raftvertx.core.RaftError.NOT_LEADER) {
+          pause(100);
+          continue;
+        }
+        throw new AssertionError("read failed: " + (f.cause() != null ? f.cause() : e), e);
+      }
+    }
   }
 
   /** Waits until a node has applied up to index. */
