@@ -35,7 +35,8 @@ public final class Applier {
   /** Receives the outcome of one proposal. */
   public interface Completion {
     /**
-     * @param index where the entry was committed
+     * @param index where the command was applied (for a deduplicated retry: where the first
+     *     attempt was applied)
      * @param result the state machine's result (for a session open: the session id, 8 bytes)
      */
     void succeeded(long index, byte[] result);
@@ -51,7 +52,7 @@ public final class Applier {
   }
 
   /** Outcome of a recently applied entry, for proposals whose (index, term) arrives late. */
-  private record Outcome(long term, byte[] result, RaftError error) {
+  private record Outcome(long term, long index, byte[] result, RaftError error) {
   }
 
   /** How many recent outcomes are kept for late {@link #track} calls. */
@@ -111,7 +112,7 @@ public final class Applier {
     if (o == null) {
       completion.failed(RaftError.INDETERMINATE);
     } else {
-      complete(new Pending(term, completion), index, o.term(), o.result(), o.error());
+      complete(new Pending(term, completion), o.index(), o.term(), o.result(), o.error());
     }
   }
 
@@ -176,6 +177,7 @@ public final class Applier {
       sessions.advanceClock(e.timestamp());
       byte[] result = null;
       RaftError error = null;
+      long resultIndex = e.index();
       switch (e.type()) {
         case COMMAND -> {
           if (e.session() == 0) {
@@ -184,9 +186,10 @@ public final class Applier {
             SessionTable.Check check = sessions.check(e.session(), e.sequence());
             if (check instanceof SessionTable.Apply a) {
               result = handler.apply(e.index(), e.data());
-              sessions.record(a.session(), e.sequence(), result);
+              sessions.record(a.session(), e.sequence(), e.index(), result);
             } else if (check instanceof SessionTable.Duplicate d) {
-              result = d.result();
+              result = d.applied().result();
+              resultIndex = d.applied().index();
             } else {
               error = ((SessionTable.Refuse) check).error();
             }
@@ -200,11 +203,11 @@ public final class Applier {
       }
       appliedIndex = e.index();
       if (e.type() == EntryType.COMMAND || e.type() == EntryType.SESSION_OPEN) {
-        recent.put(e.index(), new Outcome(e.term(), result, error));
+        recent.put(e.index(), new Outcome(e.term(), resultIndex, result, error));
       }
       Pending p = pending.remove(e.index());
       if (p != null) {
-        complete(p, e.index(), e.term(), result, error);
+        complete(p, resultIndex, e.term(), result, error);
       }
       while (!waitingReads.isEmpty() && waitingReads.peek().index <= appliedIndex) {
         waitingReads.poll().action.run();

@@ -32,7 +32,7 @@ final class SessionTable {
     final long id;
     long lastActive;
     /** Applied sequence numbers and their results, within the window. */
-    final TreeMap<Long, byte[]> responses = new TreeMap<>();
+    final TreeMap<Long, Applied> responses = new TreeMap<>();
     /** Every sequence number at or below this was applied and forgotten. */
     long forgottenBelowOrAt;
 
@@ -40,6 +40,15 @@ final class SessionTable {
       this.id = id;
       this.lastActive = lastActive;
     }
+  }
+
+  /**
+   * Where a command was applied and what it returned.
+   *
+   * @param index the entry index it was applied at
+   * @param result the state machine's result
+   */
+  record Applied(long index, byte[] result) {
   }
 
   /** What a command's session says about applying it. */
@@ -50,8 +59,8 @@ final class SessionTable {
   record Apply(Session session) implements Check {
   }
 
-  /** Already applied: answer with the cached result. */
-  record Duplicate(byte[] result) implements Check {
+  /** Already applied: answer with where it was applied and the cached result. */
+  record Duplicate(Applied applied) implements Check {
   }
 
   /** Do not apply: answer with this error. */
@@ -96,7 +105,7 @@ final class SessionTable {
       return new Refuse(RaftError.SESSION_EXPIRED);
     }
     s.lastActive = clock;
-    byte[] cached = s.responses.get(sequence);
+    Applied cached = s.responses.get(sequence);
     if (cached != null) {
       return new Duplicate(cached);
     }
@@ -106,10 +115,10 @@ final class SessionTable {
     return new Apply(s);
   }
 
-  void record(Session s, long sequence, byte[] result) {
-    s.responses.put(sequence, result);
+  void record(Session s, long sequence, long index, byte[] result) {
+    s.responses.put(sequence, new Applied(index, result));
     while (s.responses.size() > responseWindow) {
-      Map.Entry<Long, byte[]> oldest = s.responses.pollFirstEntry();
+      Map.Entry<Long, Applied> oldest = s.responses.pollFirstEntry();
       s.forgottenBelowOrAt = Math.max(s.forgottenBelowOrAt, oldest.getKey());
     }
   }

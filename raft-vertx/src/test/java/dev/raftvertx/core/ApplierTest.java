@@ -55,7 +55,7 @@ class ApplierTest {
     applier.track(retry.index(), 1, record());
     applier.apply(List.of(first, retry));
     assertEquals(List.of("x"), applied);
-    assertEquals(List.of("ok 3 r2"), outcomes, "the retry gets the first attempt's result");
+    assertEquals(List.of("ok 2 r2"), outcomes, "the retry gets the first attempt's index and result");
   }
 
   @Test
