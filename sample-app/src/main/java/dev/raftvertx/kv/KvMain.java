@@ -125,11 +125,15 @@ public final class KvMain implements Callable<Integer> {
     });
   }
 
-  /** SIGTERM: stop the nodes (pending requests fail clearly, logs close), then Vert.x. */
+  /**
+   * SIGTERM: stop the nodes (pending requests fail clearly, logs close), then Vert.x. Reports on
+   * stdout: java.util.logging is already shut down while shutdown hooks run.
+   */
   private void shutdown() {
     Future<?> all = Future.succeededFuture();
     for (RaftNode n : nodes) {
-      all = all.eventually(n::close);
+      all = all.eventually(() -> n.close().onComplete(ar -> System.out.println("node " + n.id()
+          + (ar.succeeded() ? " stopped" : " failed to stop: " + ar.cause()))));
     }
     try {
       all.eventually(() -> vertx.close()).await(10, TimeUnit.SECONDS);

@@ -150,6 +150,25 @@ class ProcessClusterTest {
     }
   }
 
+  @Test
+  void sigtermStopsTheNodeCleanly() throws Exception {
+    httpPorts.put("solo", freePort());
+    peers = "solo=127.0.0.1:" + freePort();
+    start("solo");
+    awaitLeader(List.of("solo"));
+    assertTrue(write(List.of("solo"), "k", "v"));
+    Process p = processes.get("solo");
+    p.destroy(); // SIGTERM
+    assertTrue(p.waitFor(20, java.util.concurrent.TimeUnit.SECONDS), "exits after SIGTERM");
+    String log = Files.readString(dir.resolve("solo.log"));
+    assertTrue(log.contains("node solo stopped"), "the node stopped cleanly:\n" + log);
+    // the log was closed cleanly: the node restarts from it with the write
+    start("solo");
+    awaitLeader(List.of("solo"));
+    HttpResponse<String> r = call("solo", "GET", "/kv/k", null);
+    assertEquals("v", r.body());
+  }
+
   private String tail(String id) throws IOException {
     Path log = dir.resolve(id + ".log");
     if (!Files.exists(log)) {
