@@ -339,6 +339,13 @@ public final class FileRaftStorage implements RaftStorage {
       return Future.failedFuture(new IllegalArgumentException("write " + w.sequence()
           + " encodes to " + bytes + " bytes, above the limit of " + MAX_WRITE_BYTES));
     }
+    if (w.hardState() != null) {
+      try {
+        StateFileFormat.checkStorable(w.hardState().votedFor(), "votedFor");
+      } catch (IllegalArgumentException e) {
+        return Future.failedFuture(e);
+      }
+    }
     long term = w.hardState() != null ? w.hardState().currentTerm() : acceptedTerm;
     if (term < acceptedTerm) {
       return Future.failedFuture(new IllegalArgumentException("write " + w.sequence()
@@ -465,7 +472,9 @@ public final class FileRaftStorage implements RaftStorage {
 
   /**
    * Deletes every entry from index {@code from} on, durably. Runs behind a barrier: nothing is
-   * waiting for an fsync.
+   * waiting for an fsync. Later segments go first, last one first, each deletion followed by a
+   * directory fsync; then the segment holding {@code from} is cut at its record and fsynced. A
+   * crash at any step leaves a log that is a prefix of the old one, never one with a gap.
    */
   private Future<Void> truncate(long from) {
     int k = segments.size() - 1;
