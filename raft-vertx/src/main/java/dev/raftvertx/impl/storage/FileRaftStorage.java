@@ -209,8 +209,8 @@ public final class FileRaftStorage implements RaftStorage {
             LogEntry last = entries.get(entries.size() - 1);
             if (last.term() > hardState.currentTerm()) {
               return Future.failedFuture(new CorruptLogException("the last log entry (index "
-                  + last.index() + ") has term " + last.term() + ", above the recorded current term "
-                  + hardState.currentTerm() + " in " + path(STATE_FILE), dir));
+                  + last.index() + ") has term " + last.term() + ", above the recorded current"
+                  + " term " + hardState.currentTerm() + " in " + path(STATE_FILE), dir));
             }
           }
           acceptedTerm = hardState.currentTerm();
@@ -249,7 +249,8 @@ public final class FileRaftStorage implements RaftStorage {
             .compose(v -> h.force())))
         .compose(v -> fs.move(tmp, path(STATE_FILE)))
         .compose(v -> fs.fsyncDirectory(dir))
-        .compose(v -> parent == null ? Future.succeededFuture() : fs.fsyncDirectory(parent.toString()))
+        .compose(v -> parent == null
+            ? Future.succeededFuture() : fs.fsyncDirectory(parent.toString()))
         .compose(v -> openState(copy, 0));
   }
 
