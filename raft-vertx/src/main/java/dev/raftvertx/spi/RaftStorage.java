@@ -25,11 +25,11 @@ public interface RaftStorage {
    * Opens the storage and recovers the durable state. Call once, before anything else.
    *
    * <p>On first use it creates the data directory and durably records the identity
-   * ({@code clusterId}, {@code nodeId}). On later opens it checks that the recorded identity matches
-   * and fails with a {@link StorageException} naming both otherwise. It takes an exclusive lock on
-   * the data directory, so a second storage on the same directory, in this process or another,
-   * fails with a {@link StorageException}. A torn tail left by a crash in the middle of a write is
-   * cut off durably; damage that a crash cannot explain fails with a
+   * ({@code clusterId}, {@code nodeId}). On later opens it checks that the recorded identity
+   * matches and fails with a {@link StorageException} naming both otherwise. It takes an
+   * exclusive lock on the data directory, so a second storage on the same directory, in this
+   * process or another, fails with a {@link StorageException}. A torn tail left by a crash in the
+   * middle of a write is cut off durably; damage that a crash cannot explain fails with a
    * {@link CorruptLogException}.
    *
    * <p>Threading: binds the storage to the calling context (see the type's documentation).
@@ -60,9 +60,9 @@ public interface RaftStorage {
    *
    * <p>Durability: the future succeeds only when the truncation, the entries and the hard state of
    * this write and of every earlier write are durable. A truncation is made durable before the
-   * entries that follow it are written. If it fails (I/O error, disk full, fsync failure), this
-   * and every later write fail, and the storage stays failed until reopened: an fsync is never
-   * retried.
+   * entries that follow it are written. If anything fails (I/O error, disk full, fsync failure),
+   * every write not yet reported durable fails, and so does every later one: the storage stays
+   * failed until reopened, and an fsync is never retried.
    *
    * @param w the write
    * @return a future completed once the write is durable

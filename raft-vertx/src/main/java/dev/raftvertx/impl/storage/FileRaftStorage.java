@@ -209,8 +209,8 @@ public final class FileRaftStorage implements RaftStorage {
             LogEntry last = entries.get(entries.size() - 1);
             if (last.term() > hardState.currentTerm()) {
               return Future.failedFuture(new CorruptLogException("the last log entry (index "
-                  + last.index() + ") has term " + last.term() + ", above the recorded current term "
-                  + hardState.currentTerm() + " in " + path(STATE_FILE), dir));
+                  + last.index() + ") has term " + last.term() + ", above the recorded current"
+                  + " term " + hardState.currentTerm() + " in " + path(STATE_FILE), dir));
             }
           }
           acceptedTerm = hardState.currentTerm();
@@ -249,7 +249,8 @@ public final class FileRaftStorage implements RaftStorage {
             .compose(v -> h.force())))
         .compose(v -> fs.move(tmp, path(STATE_FILE)))
         .compose(v -> fs.fsyncDirectory(dir))
-        .compose(v -> parent == null ? Future.succeededFuture() : fs.fsyncDirectory(parent.toString()))
+        .compose(v -> parent == null
+            ? Future.succeededFuture() : fs.fsyncDirectory(parent.toString()))
         .compose(v -> openState(copy, 0));
   }
 
@@ -338,6 +339,13 @@ public final class FileRaftStorage implements RaftStorage {
     if (bytes > MAX_WRITE_BYTES) {
       return Future.failedFuture(new IllegalArgumentException("write " + w.sequence()
           + " encodes to " + bytes + " bytes, above the limit of " + MAX_WRITE_BYTES));
+    }
+    if (w.hardState() != null) {
+      try {
+        StateFileFormat.checkStorable(w.hardState().votedFor(), "votedFor");
+      } catch (IllegalArgumentException e) {
+        return Future.failedFuture(e);
+      }
     }
     long term = w.hardState() != null ? w.hardState().currentTerm() : acceptedTerm;
     if (term < acceptedTerm) {
@@ -465,7 +473,9 @@ public final class FileRaftStorage implements RaftStorage {
 
   /**
    * Deletes every entry from index {@code from} on, durably. Runs behind a barrier: nothing is
-   * waiting for an fsync.
+   * waiting for an fsync. Later segments go first, last one first, each deletion followed by a
+   * directory fsync; then the segment holding {@code from} is cut at its record and fsynced. A
+   * crash at any step leaves a log that is a prefix of the old one, never one with a gap.
    */
   private Future<Void> truncate(long from) {
     int k = segments.size() - 1;

@@ -133,6 +133,15 @@ final class LogRecovery {
       lastTerm = term;
       pos += r;
     }
+    if (s.count() == 0) {
+      if (i < segments.size() - 1) {
+        fail(new CorruptLogException("segment file " + s.path + " is empty, and it is not the last"
+            + " segment", dir));
+      } else {
+        cutTornTail(i, 0, false);
+      }
+      return;
+    }
     s.end = pos;
     s.allocated = size;
     finishSegment(i);

@@ -161,7 +161,16 @@ class FileRaftStorageTest {
   }
 
   @Test
-  void emptyLastSegmentLeftByACrashIsDeleted() throws Exception {
+  void zeroFilledLastSegmentLeftByACrashIsDeleted() throws Exception {
+    assertLastSegmentWithoutRecordsIsDeleted(new byte[4096]);
+  }
+
+  @Test
+  void zeroLengthLastSegmentLeftByACrashIsDeleted() throws Exception {
+    assertLastSegmentWithoutRecordsIsDeleted(new byte[0]);
+  }
+
+  private void assertLastSegmentWithoutRecordsIsDeleted(byte[] content) throws Exception {
     List<LogEntry> log = entries(1, 10, 1, 50);
     writeAndClose(storage(), log);
     // Rolling seals a segment (trims its preallocation) before the next one is created.
@@ -169,7 +178,7 @@ class FileRaftStorageTest {
       raf.setLength(recordsSize(log));
     }
     Path empty = dataDir.resolve(Segment.fileName(11));
-    Files.write(empty, new byte[4096]);
+    Files.write(empty, content);
 
     FileRaftStorage s = storage();
     assertEquals(log, await(s.open(CLUSTER, NODE)).entries());
@@ -624,7 +633,9 @@ class FileRaftStorageTest {
   }
 
   @Test
-  void writesAreRejectedBeforeOpenAndAfterClose() throws Exception {
+  void invalidCallsAreRejectedWithoutHarm() throws Exception {
+    assertInstanceOf(IllegalArgumentException.class,
+        failure(storage().open(CLUSTER, "n".repeat(2000))));
     FileRaftStorage s = storage();
     assertInstanceOf(IllegalStateException.class, failure(s.write(write(0, List.of(), null))));
     await(s.open(CLUSTER, NODE));
@@ -639,6 +650,8 @@ class FileRaftStorageTest {
         failure(s.write(write(0, List.of(entry(2, 1, 1), entry(4, 1, 1)), null))));
     assertInstanceOf(IllegalArgumentException.class,
         failure(s.write(write(0, List.of(), HardState.INITIAL))), "a lower term");
+    assertInstanceOf(IllegalArgumentException.class,
+        failure(s.write(write(0, List.of(), new HardState(2, "n".repeat(2000))))));
     await(s.write(write(0, entries(2, 2, 1, 1), null)));
     await(s.close());
     assertInstanceOf(IllegalStateException.class, failure(s.write(write(0, List.of(), null))));
