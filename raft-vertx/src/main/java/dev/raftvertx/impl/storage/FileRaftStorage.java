@@ -13,6 +13,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.internal.ContextInternal;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
@@ -20,6 +21,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 
 /**
@@ -105,6 +107,8 @@ public final class FileRaftStorage implements RaftStorage {
   private final LogRecordFormat format = new LogRecordFormat();
 
   private volatile Context context;
+  /** Calls queued to run on {@link #context}; later calls queue behind them to keep the order. */
+  private final AtomicInteger deferredCalls = new AtomicInteger();
 
   // ---- everything below is confined to the context ----
   private Phase phase = Phase.NEW;
@@ -783,14 +787,25 @@ public final class FileRaftStorage implements RaftStorage {
     return Path.of(dir, name).toString();
   }
 
-  /** Runs the action on the storage's context, at once if already there. */
+  /**
+   * Runs the action on the storage's context, at once if already there (a duplicate of the context,
+   * such as a timer's or a message handler's, counts as there) and no earlier call still waits to
+   * run: calls keep the order they were made in.
+   */
   private <T> Future<T> onContext(Supplier<Future<T>> action) {
     Context ctx = context;
-    if (Vertx.currentContext() == ctx) {
+    Context current = Vertx.currentContext();
+    boolean here = current == ctx
+        || current instanceof ContextInternal ci && ci.unwrap() == ctx;
+    if (here && deferredCalls.get() == 0) {
       return guarded(action);
     }
     Promise<T> promise = Promise.promise();
-    ctx.runOnContext(v -> guarded(action).onComplete(promise));
+    deferredCalls.incrementAndGet();
+    ctx.runOnContext(v -> {
+      deferredCalls.decrementAndGet();
+      guarded(action).onComplete(promise);
+    });
     return promise.future();
   }
 
