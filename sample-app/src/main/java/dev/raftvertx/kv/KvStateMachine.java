@@ -54,4 +54,31 @@ public final class KvStateMachine implements StateMachine {
   public int size() {
     return data.size();
   }
+
+  /**
+   * How the web UI labels an entry of the key-value log: {@code put k=v}, {@code delete k},
+   * {@code cas k: old -> new}; other entries as the UI does by default.
+   *
+   * @param entry the entry, with the start of its payload
+   * @return its label
+   */
+  public static String label(dev.raftvertx.LogEntryInfo entry) {
+    if (!"command".equals(entry.type()) || !entry.complete()) {
+      return dev.raftvertx.webui.WebUi.defaultLabel(entry);
+    }
+    KvCommand c;
+    try {
+      c = KvCommand.decode(entry.data());
+    } catch (RuntimeException e) {
+      return dev.raftvertx.webui.WebUi.defaultLabel(entry);
+    }
+    if (c instanceof KvCommand.Put p) {
+      return "put " + p.key() + "=" + p.value();
+    }
+    if (c instanceof KvCommand.Delete d) {
+      return "delete " + d.key();
+    }
+    KvCommand.CompareAndSet cas = (KvCommand.CompareAndSet) c;
+    return "cas " + cas.key() + ": " + cas.expect() + " -> " + cas.value();
+  }
 }
