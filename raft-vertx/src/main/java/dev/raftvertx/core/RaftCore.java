@@ -458,6 +458,11 @@ public final class RaftCore {
     return null;
   }
 
+  /** @return true if the configuration in force is committed (no change is in flight) */
+  public boolean configurationCommitted() {
+    return configIndex() <= commitIndex;
+  }
+
   /** @return the node a leadership transfer is under way to, or null */
   public String leadTransferee() {
     return leadTransferee;
