@@ -50,6 +50,14 @@ public final class KvMain implements Callable<Integer> {
   @Option(names = "--heartbeat-ms", defaultValue = "50", description = "heartbeat interval")
   long heartbeatMillis;
 
+  @Option(names = "--admin-token", description = "token the admin endpoints require (default:"
+      + " $RAFT_ADMIN_TOKEN, else a generated one, printed at start-up)")
+  String adminToken;
+
+  @Option(names = "--join", description = "start empty as a non-member and wait to be added"
+      + " (POST /cluster/members on the leader); ignored once the node has a log")
+  boolean join;
+
   private Vertx vertx;
   private final List<RaftNode> nodes = new ArrayList<>();
 
@@ -65,6 +73,15 @@ public final class KvMain implements Callable<Integer> {
 
   @Override
   public Integer call() {
+    if (adminToken == null) {
+      adminToken = System.getenv("RAFT_ADMIN_TOKEN");
+    }
+    if (adminToken == null || adminToken.isBlank()) {
+      byte[] random = new byte[16];
+      new java.security.SecureRandom().nextBytes(random);
+      adminToken = java.util.HexFormat.of().formatHex(random);
+      System.out.println("admin token (Authorization: Bearer ...): " + adminToken);
+    }
     vertx = Vertx.vertx();
     Future<?> started = id == null ? startEmbedded() : startOne();
     try {
@@ -107,7 +124,7 @@ public final class KvMain implements Callable<Integer> {
     }
     int port = httpPort != null ? httpPort : 8080;
     RaftOptions o = options(id, peers, dataDir != null ? dataDir : "data/" + id)
-        .setTransport(RaftOptions.TransportKind.TCP);
+        .setTransport(RaftOptions.TransportKind.TCP).setJoin(join);
     return startNode(o, port).onSuccess(v -> System.out.println("node " + id + " running: http://"
         + httpHost + ":" + port + "/status, Raft bridge on " + peers.get(id)));
   }
@@ -121,7 +138,8 @@ public final class KvMain implements Callable<Integer> {
   private Future<?> startNode(RaftOptions o, int port) {
     return RaftNode.deploy(vertx, o, new KvStateMachine()).compose(node -> {
       nodes.add(node);
-      return new KvHttpServer(vertx, node, o.getMaxEntryBytes() + 1024).listen(httpHost, port);
+      return new KvHttpServer(vertx, node, o.getMaxEntryBytes() + 1024, adminToken)
+          .listen(httpHost, port);
     });
   }
 
