@@ -492,8 +492,9 @@ public class RaftOptions {
   }
 
   /**
-   * @param learnerCatchUpMaxLag a learner whose match index is at most this many entries behind
-   *     the leader's commit index is caught up and may be promoted
+   * @param learnerCatchUpMaxLag a learner is caught up, and may be promoted, when it holds the
+   *     configuration entry that added it and its match index is at most this many entries behind
+   *     the leader's commit index
    * @return a reference to this, so the API can be used fluently
    */
   public RaftOptions setLearnerCatchUpMaxLag(long learnerCatchUpMaxLag) {

@@ -261,6 +261,7 @@ public final class RaftCore {
     if (heartbeatElapsed >= config.heartbeatTicks()) {
       heartbeatElapsed = 0;
       broadcastHeartbeat();
+      checkReadRound();
     }
   }
 
@@ -456,6 +457,11 @@ public final class RaftCore {
       needsAppend.add(target);
     }
     return null;
+  }
+
+  /** @return the index of the entry holding the configuration in force */
+  public long configurationIndex() {
+    return configIndex();
   }
 
   /** @return true if the configuration in force is committed (no change is in flight) */
@@ -1213,6 +1219,7 @@ public final class RaftCore {
     if (leadTransferee != null && !next.isVoter(leadTransferee)) {
       leadTransferee = null;
     }
+    checkReadRound(); // the acks of the round in flight may form a quorum of the new voters
   }
 
   private Configuration currentConfigurationFromLog() {

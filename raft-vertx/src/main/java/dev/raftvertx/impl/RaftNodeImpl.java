@@ -589,8 +589,10 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
       boolean[] proposed = {false};
       return () -> {
         if (!proposed[0]) {
+          // Caught up: the learner holds the entry that made it a learner (so it is reachable
+          // and replicating) and is within the configured lag of the commit index.
           Status.FollowerStatus f = core.status().followers().get(id);
-          boolean caughtUp = f != null
+          boolean caughtUp = f != null && f.matchIndex() >= core.configurationIndex()
               && f.matchIndex() + options.getLearnerCatchUpMaxLag() >= core.commitIndex();
           if (core.role() != Role.LEADER) {
             throw RaftException.of(RaftError.NOT_LEADER, core.leaderId());
