@@ -7,7 +7,6 @@ import dev.raftvertx.spi.CorruptLogException;
 import dev.raftvertx.spi.RaftStorage;
 import dev.raftvertx.spi.StorageException;
 import dev.raftvertx.spi.StoredState;
-import io.vertx.core.AsyncResult;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -285,7 +284,7 @@ public final class FileRaftStorage implements RaftStorage {
     String tmp = path(STATE_TMP);
     Path parent = Path.of(dir).getParent();
     return fs.open(tmp)
-        .compose(h -> closeAfter(h, h.write(StateFileFormat.encode(copy), 0)
+        .compose(h -> ContextFutures.closeAfter(h, h.write(StateFileFormat.encode(copy), 0)
             .compose(v -> h.force())))
         .compose(v -> fs.move(tmp, path(STATE_FILE)))
         .compose(v -> fs.fsyncDirectory(dir))
@@ -750,7 +749,7 @@ public final class FileRaftStorage implements RaftStorage {
   private Future<Void> writeLogStart(long start) {
     String tmp = path(LOG_START_TMP);
     return fs.open(tmp)
-        .compose(h -> closeAfter(h, h.write(LogStartFormat.encode(start), 0)
+        .compose(h -> ContextFutures.closeAfter(h, h.write(LogStartFormat.encode(start), 0)
             .compose(v -> h.force())))
         .compose(v -> fs.move(tmp, path(LOG_START_FILE)))
         .compose(v -> fs.fsyncDirectory(dir))
@@ -914,7 +913,7 @@ public final class FileRaftStorage implements RaftStorage {
     return Future.join(closes).transform(closed -> {
       Future<Void> released = lock == null ? Future.succeededFuture() : lock.release();
       lock = null;
-      return released.transform(ar -> firstFailure(closed, ar));
+      return released.transform(ar -> ContextFutures.firstFailure(closed, ar));
     });
   }
 
@@ -945,37 +944,12 @@ public final class FileRaftStorage implements RaftStorage {
     return h.close();
   }
 
-  private static Future<Void> closeAfter(StorageFileSystem.FileHandle h, Future<Void> work) {
-    return work.transform(done -> h.close().transform(closed -> firstFailure(done, closed)));
-  }
-
-  private static Future<Void> firstFailure(AsyncResult<?> first, AsyncResult<?> second) {
-    if (first.failed()) {
-      return Future.failedFuture(first.cause());
-    }
-    return second.failed() ? Future.failedFuture(second.cause()) : Future.succeededFuture();
-  }
-
   private String path(String name) {
     return Path.of(dir, name).toString();
   }
 
   /** Runs the action on the storage's context, at once if already there. */
   private <T> Future<T> onContext(Supplier<Future<T>> action) {
-    Context ctx = context;
-    if (Vertx.currentContext() == ctx) {
-      return guarded(action);
-    }
-    Promise<T> promise = Promise.promise();
-    ctx.runOnContext(v -> guarded(action).onComplete(promise));
-    return promise.future();
-  }
-
-  private static <T> Future<T> guarded(Supplier<Future<T>> action) {
-    try {
-      return action.get();
-    } catch (RuntimeException e) {
-      return Future.failedFuture(e);
-    }
+    return ContextFutures.onContext(context, action);
   }
 }
