@@ -152,7 +152,8 @@ final class FaultyStorageFileSystem implements StorageFileSystem {
     synchronized (this) {
       if (failNextDelete) {
         failNextDelete = false;
-        return Future.failedFuture(new IOException("Input/output error (simulated delete failure)"));
+        return Future.failedFuture(
+            new IOException("Input/output error (simulated delete failure)"));
       }
     }
     return real.delete(path);
