@@ -47,12 +47,17 @@ public interface SnapshotStore {
   Future<SnapshotMeta> latest();
 
   /**
-   * Starts a snapshot.
+   * Starts a snapshot. Called on the store's context, the returned future is already complete, so
+   * that a node can take the consistent cut at once, between two applied entries: create the
+   * writer with the meta of the applied index and hand its {@link SnapshotWriter#stream()} to
+   * {@link dev.raftvertx.StateMachine#snapshot} in the same event-loop turn. The temporary file is
+   * opened in the background and writes wait for it; if it cannot be created, the writes and the
+   * commit fail.
    *
    * @param meta a partial meta ({@link SnapshotMeta#of}) for a snapshot of the local state
    *     machine, or the sender's complete meta for a received snapshot
    * @return a future completed with the writer, or failed with a {@link StorageException} if the
-   *     latest snapshot's index is already at or above {@code meta.index()} or on an I/O error
+   *     latest snapshot's index is already at or above {@code meta.index()}
    */
   Future<SnapshotWriter> create(SnapshotMeta meta);
 

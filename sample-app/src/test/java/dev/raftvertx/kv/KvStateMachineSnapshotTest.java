@@ -98,14 +98,15 @@ class KvStateMachineSnapshotTest {
     KvStateMachine kv = new KvStateMachine();
     Map<String, String> model = new HashMap<>();
     on(() -> fill(kv, model, 100_000, 100));
-    SnapshotWriter w = await(store.create(SnapshotMeta.of(index, 1, CONFIGURATION,
-        new byte[0])));
 
     Map<String, String> atCut = new HashMap<>();
     int[] turnsDuringSnapshot = new int[1];
+    SnapshotWriter[] writer = new SnapshotWriter[1];
     on(() -> {
+      // The cut, as the node takes it: writer and snapshot in one turn, between two applies.
       atCut.putAll(model);
-      Future<Void> snapshot = kv.snapshot(w.stream());
+      writer[0] = store.create(SnapshotMeta.of(index, 1, CONFIGURATION, new byte[0])).result();
+      Future<Void> snapshot = kv.snapshot(writer[0].stream());
       Random random = new Random(3);
       Promise<Void> done = Promise.promise();
       Runnable[] turn = new Runnable[1];
@@ -134,7 +135,7 @@ class KvStateMachineSnapshotTest {
         "writes were applied during the snapshot in " + turnsDuringSnapshot[0] + " turns");
     assertTrue(!model.equals(atCut), "the writes changed the state");
 
-    SnapshotMeta meta = await(w.commit());
+    SnapshotMeta meta = await(writer[0].commit());
     assertTrue(meta.size() > 10 << 20, "a snapshot of " + meta.size() + " bytes");
     KvStateMachine restored = new KvStateMachine();
     on(() -> store.open(meta).compose(restored::restore));

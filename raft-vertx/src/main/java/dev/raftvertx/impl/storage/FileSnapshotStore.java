@@ -277,16 +277,12 @@ public final class FileSnapshotStore implements SnapshotStore {
     return onOpenContext(() -> {
       refuseIfNotNewer(meta);
       String tmp = path(SnapshotFileFormat.tmpName(meta.index(), meta.term(), tmpCounter++));
-      return fs.open(tmp).recover(err -> Future.failedFuture(new StorageException("creating the"
-          + " snapshot file " + tmp + " failed: " + err.getMessage(), err))).compose(h -> {
-        Writer w = new Writer(meta, tmp, h);
-        if (phase != Phase.OPEN) {
-          return w.discard().transform(ar -> Future.failedFuture(
-              new IllegalStateException("the snapshot store was closed")));
-        }
-        writers.add(w);
-        return Future.succeededFuture(w);
-      });
+      Future<StorageFileSystem.FileHandle> opening = fs.open(tmp).recover(err ->
+          Future.failedFuture(new StorageException("creating the snapshot file " + tmp
+              + " failed: " + err.getMessage(), err)));
+      Writer w = new Writer(meta, tmp, opening);
+      writers.add(w);
+      return Future.succeededFuture(w);
     });
   }
 
@@ -306,8 +302,8 @@ public final class FileSnapshotStore implements SnapshotStore {
       return Future.failedFuture(e);
     }
     String target = path(SnapshotFileFormat.fileName(meta.index(), meta.term()));
-    return w.handle.write(SnapshotFileFormat.encodeTrailer(meta), meta.size())
-        .compose(v -> w.handle.force())
+    return w.handle.compose(h -> h.write(SnapshotFileFormat.encodeTrailer(meta), meta.size())
+            .compose(v -> h.force()))
         .compose(v -> w.closeHandle())
         .compose(v -> fs.move(w.tmp, target))
         .compose(v -> {
@@ -457,7 +453,8 @@ public final class FileSnapshotStore implements SnapshotStore {
   private final class Writer implements SnapshotWriter {
     final SnapshotMeta meta;
     final String tmp;
-    final StorageFileSystem.FileHandle handle;
+    /** The temporary file, being opened or open; writes wait for it. */
+    final Future<StorageFileSystem.FileHandle> handle;
     private final CRC32C crc = new CRC32C();
     private final Stream stream = new Stream();
     private final List<Future<Void>> inFlight = new ArrayList<>();
@@ -479,7 +476,7 @@ public final class FileSnapshotStore implements SnapshotStore {
     /** Completes once the discarded writer's file is deleted. */
     private Future<Void> discarded;
 
-    Writer(SnapshotMeta meta, String tmp, StorageFileSystem.FileHandle handle) {
+    Writer(SnapshotMeta meta, String tmp, Future<StorageFileSystem.FileHandle> handle) {
       this.meta = meta;
       this.tmp = tmp;
       this.handle = handle;
@@ -552,7 +549,7 @@ public final class FileSnapshotStore implements SnapshotStore {
         needDrain = true;
       }
       crc.update(data.getBytes());
-      Future<Void> f = handle.write(data, position);
+      Future<Void> f = handle.compose(h -> h.write(data, position));
       inFlight.add(f);
       return f.transform(ar -> {
         inFlight.remove(f);
@@ -664,7 +661,8 @@ public final class FileSnapshotStore implements SnapshotStore {
         return Future.succeededFuture();
       }
       handleClosed = true;
-      return handle.close();
+      return handle.transform(ar -> ar.succeeded() ? ar.result().close()
+          : Future.succeededFuture());
     }
 
     /** The writer as a stream appending at {@link #offset()}. */

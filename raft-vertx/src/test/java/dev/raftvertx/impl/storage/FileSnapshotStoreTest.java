@@ -160,6 +160,35 @@ class FileSnapshotStoreTest {
     assertEquals(2L * CHUNK, await(w.commit()).size());
   }
 
+  @Test
+  void createOnTheStoresContextCompletesAtOnceSoTheCutIsTakenBetweenTwoApplies()
+      throws Exception {
+    FileSnapshotStore s = loaded();
+    SnapshotMeta meta = await(on(s, () -> {
+      Future<SnapshotWriter> created = s.create(partial(5, 1));
+      if (!created.succeeded()) {
+        return Future.failedFuture(new AssertionError("create() was not complete at once"));
+      }
+      SnapshotWriter w = created.result();
+      w.stream().write(chunk(0, 100));
+      return w.commit();
+    }));
+    assertEquals(100, meta.size());
+    assertEquals(crc32c(0, 1, 100), meta.checksum());
+  }
+
+  @Test
+  void aTemporaryFileThatCannotBeCreatedFailsTheWritesAndTheCommit() throws Exception {
+    FileSnapshotStore s = loaded();
+    Files.delete(dir);
+    SnapshotWriter w = await(s.create(partial(5, 1)));
+    Throwable write = failure(w.write(0, chunk(0, 100)));
+    assertTrue(write.getMessage().contains("creating the snapshot file"), write.getMessage());
+    Throwable commit = failure(w.commit());
+    assertTrue(commit.getMessage().contains("creating the snapshot file"), commit.getMessage());
+    assertNull(await(s.latest()));
+  }
+
   // =====================================================================================
   // Crashes
   // =====================================================================================
