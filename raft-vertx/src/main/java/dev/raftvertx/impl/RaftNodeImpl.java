@@ -165,7 +165,10 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
           return transport.start();
         })
         .onSuccess(v -> {
-          timerId = vertx.setPeriodic(options.getTickMillis(), id -> onTick());
+          // A periodic timer fires on a duplicate of the verticle's context; hop onto the
+          // context itself so that every storage write leaves from one place, in order.
+          timerId = vertx.setPeriodic(options.getTickMillis(),
+              id -> context.runOnContext(v -> onTick()));
           log.log(System.Logger.Level.INFO, "node " + options.getNodeId() + " started: term " + core.currentTerm()
               + ", " + core.lastIndex() + " entries, members " + core.configuration().members());
         })
@@ -280,7 +283,6 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
       deadlines.pollFirst().promise().tryFail(RaftException.of(RaftError.TIMEOUT, core.leaderId()));
     }
     drain();
-    checkWatches();
     if (core.commitIndex() != lastPublishedCommit) {
       lastPublishedCommit = core.commitIndex();
       emit("commit");
