@@ -18,11 +18,11 @@ import org.junit.jupiter.api.Timeout;
  * {@code sample-app/target/jepsen/<test>/history.jsonl}.
  *
  * <p>System properties: {@code jepsen.seconds} (how long each run drives the cluster, default
- * 30), {@code jepsen.seed} (replay the random choices of a run).
+ * 40), {@code jepsen.seed} (replay the random choices of a run).
  */
 class JepsenTest {
 
-  static final int SECONDS = Integer.getInteger("jepsen.seconds", 30);
+  static final int SECONDS = Integer.getInteger("jepsen.seconds", 40);
 
   JepsenRun run;
 

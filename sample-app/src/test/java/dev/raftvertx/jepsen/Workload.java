@@ -124,9 +124,11 @@ public final class Workload {
       } else {
         op = delete(client, key, node);
       }
-      if (op.outcome() == Op.Outcome.FAILED && op.detail().startsWith("no connection")) {
+      if (op.outcome() == Op.Outcome.FAILED) {
+        // the node is down or refused at once: back off a little rather than spin on it
         try {
-          Thread.sleep(50 + rnd.nextInt(100)); // the node is down: do not spin on it
+          Thread.sleep(op.detail().startsWith("no connection") ? 50 + rnd.nextInt(100)
+              : 10 + rnd.nextInt(40));
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
         }
