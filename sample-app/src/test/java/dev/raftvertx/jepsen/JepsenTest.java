@@ -38,7 +38,7 @@ class JepsenTest {
     String name = info.getTestMethod().orElseThrow().getName();
     int clients = nodes == 3 ? 6 : 8;
     run = new JepsenRun(new JepsenRun.Config(name, nodes, schedule, SECONDS, seed, clients, 4,
-        400), Path.of("target", "jepsen"));
+        400, false), Path.of("target", "jepsen"));
     JepsenRun.Report report = run.run();
     System.out.println(report.text());
     assertEquals(List.of(), report.problems(), "seed " + seed + ", logs in "
@@ -84,5 +84,21 @@ class JepsenTest {
   @Timeout(value = 20, unit = java.util.concurrent.TimeUnit.MINUTES)
   void mixed5(TestInfo info) throws Exception {
     run(info, 5, Nemesis.Schedule.MIXED);
+  }
+
+  /**
+   * The harness has teeth: with clients reading locally ({@code ?consistency=stale}), partitions
+   * that isolate the leader and the lag of followers make reads stale, and the checker says so.
+   */
+  @Test
+  @Timeout(value = 10, unit = java.util.concurrent.TimeUnit.MINUTES)
+  void staleReadsAreCaught() throws Exception {
+    long seed = Long.getLong("jepsen.seed", ThreadLocalRandom.current().nextLong());
+    run = new JepsenRun(new JepsenRun.Config("staleReadsAreCaught", 3,
+        Nemesis.Schedule.PARTITION, 20, seed, 6, 2, 400, true), Path.of("target", "jepsen"));
+    JepsenRun.Report report = run.run();
+    System.out.println(report.text());
+    assertEquals(LinearizabilityChecker.Verdict.NOT_LINEARIZABLE, report.check().verdict(),
+        "stale reads went unnoticed; seed " + seed);
   }
 }

@@ -52,6 +52,7 @@ public final class Workload {
   private final Set<String> keys = Collections.synchronizedSet(new LinkedHashSet<>());
   private final Map<String, AtomicInteger> unexpected = new HashMap<>();
   private final long origin = System.nanoTime();
+  private volatile boolean staleReads;
 
   /**
    * @param cluster the nodes
@@ -64,6 +65,14 @@ public final class Workload {
     this.opsPerKey = opsPerKey;
     this.generation = new int[keySlots];
     this.used = new int[keySlots];
+  }
+
+  /**
+   * Makes the clients read with {@code ?consistency=stale} (local, not linearizable): a check
+   * that the harness catches stale reads. Final reads stay linearizable.
+   */
+  public void useStaleReads() {
+    staleReads = true;
   }
 
   /** @return every key used so far */
@@ -115,7 +124,9 @@ public final class Workload {
       int r = rnd.nextInt(100);
       Op op;
       if (r < 45) {
-        op = read(client, key, node);
+        op = staleReads ? call(client, key, Op.Kind.READ, null, null, node,
+            HttpRequest.newBuilder(URI.create(uri(node, key, "") + "?consistency=stale")).GET())
+            : read(client, key, node);
       } else if (r < 75) {
         op = write(client, key, "c" + client + "-" + (++seq), node);
       } else if (r < 95) {
