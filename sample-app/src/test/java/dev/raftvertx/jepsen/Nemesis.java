@@ -115,10 +115,15 @@ public final class Nemesis {
     log("heal all");
   }
 
+  /** @return the nodes alive and not paused */
+  private List<String> running() {
+    return cluster.ids().stream().filter(id -> cluster.isAlive(id) && !cluster.isPaused(id))
+        .toList();
+  }
+
   /** @return the leader half of the time (if there is one), else a random running node */
   private String target(String leader) {
-    List<String> ids = cluster.ids().stream()
-        .filter(id -> cluster.isAlive(id) && !cluster.isPaused(id)).toList();
+    List<String> ids = running();
     if (ids.isEmpty()) {
       ids = cluster.ids();
     }
@@ -133,10 +138,13 @@ public final class Nemesis {
     victims.add(target(leader));
     int minority = (cluster.ids().size() - 1) / 2;
     if (minority > 1 && rnd.nextInt(3) == 0) {
-      List<String> others = new ArrayList<>(cluster.ids());
+      List<String> others = new ArrayList<>(running());
       others.removeAll(victims);
-      victims.add(others.get(rnd.nextInt(others.size())));
+      if (!others.isEmpty()) {
+        victims.add(others.get(rnd.nextInt(others.size())));
+      }
     }
+    victims.removeIf(v -> !cluster.isAlive(v)); // already killed by the other fault of the step
     for (String v : victims) {
       cluster.kill(v);
       count("kill");
