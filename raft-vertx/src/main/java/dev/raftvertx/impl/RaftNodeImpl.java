@@ -168,7 +168,7 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
           // A periodic timer fires on a duplicate of the verticle's context; hop onto the
           // context itself so that every storage write leaves from one place, in order.
           timerId = vertx.setPeriodic(options.getTickMillis(),
-              id -> context.runOnContext(v -> onTick()));
+              id -> context.runOnContext(tick -> onTick()));
           log.log(System.Logger.Level.INFO, "node " + options.getNodeId() + " started: term " + core.currentTerm()
               + ", " + core.lastIndex() + " entries, members " + core.configuration().members());
         })
