@@ -56,6 +56,10 @@ public class RaftException extends VertxException {
       case TOO_LARGE -> "the command is larger than the configured maximum; it was not applied";
       case TRANSFERRING -> "a leadership transfer is under way; the command was not applied, retry";
       case STOPPED -> "the node is stopped; the command was not applied";
+      case CHANGE_IN_PROGRESS -> "another membership change is in progress (or the leader has not"
+          + " yet committed an entry of its term); this change was not applied, retry later";
+      case INVALID_CHANGE -> "the membership change does not fit the current configuration; it"
+          + " was not applied";
       case DROPPED -> "the command was overwritten by a new leader; it was not applied";
       case INDETERMINATE -> "leadership was lost after the command was appended; it may or may not"
           + " be applied";

@@ -106,6 +106,53 @@ public interface RaftNode {
    */
   Future<Buffer> readLocal(Buffer query);
 
+  /**
+   * Adds a non-voting member that receives the log (§6). Call on the leader.
+   *
+   * @param id the new member's node id
+   * @param address its transport address ("host:port" of its TCP bridge)
+   * @return a future completed once the change is committed, or failed with a
+   *     {@link RaftException} (NOT_LEADER, CHANGE_IN_PROGRESS, INVALID_CHANGE, TIMEOUT ...)
+   */
+  Future<Void> addLearner(String id, String address);
+
+  /**
+   * Makes a learner a voter once it has caught up: its match index is within
+   * {@link RaftOptions#getLearnerCatchUpMaxLag()} entries of the commit index. The change passes
+   * through a joint configuration. Call on the leader.
+   *
+   * @param id the learner
+   * @return a future completed once the node is a voter in a committed, non-joint configuration
+   */
+  Future<Void> promote(String id);
+
+  /**
+   * Adds a voter: {@link #addLearner}, then {@link #promote} once it caught up.
+   *
+   * @param id the new member's node id
+   * @param address its transport address
+   * @return a future completed once the node is a voter
+   */
+  Future<Void> addVoter(String id, String address);
+
+  /**
+   * Removes a member (a voter through a joint configuration). Removing the leader makes it step
+   * down once the new configuration is committed. Call on the leader.
+   *
+   * @param id the member
+   * @return a future completed once a configuration without the member is committed
+   */
+  Future<Void> removeMember(String id);
+
+  /**
+   * Transfers leadership to another voter (thesis §3.10): proposals are refused as TRANSFERRING
+   * meanwhile; the transfer aborts after an election timeout.
+   *
+   * @param id the voter to hand leadership to
+   * @return a future completed once that node leads, or failed (TIMEOUT if it did not take over)
+   */
+  Future<Void> transferLeadership(String id);
+
   /** @return a future completed with this node's status */
   Future<NodeStatus> status();
 

@@ -51,6 +51,10 @@ public class RaftOptions {
   public static final int DEFAULT_MAX_SESSIONS = 100_000;
   /** Default results kept per session (commands a client may have in flight): 256. */
   public static final int DEFAULT_SESSION_RESPONSE_WINDOW = 256;
+  /** Default lag (entries behind the commit index) at which a learner counts as caught up: 100. */
+  public static final long DEFAULT_LEARNER_CATCH_UP_MAX_LAG = 100;
+  /** Default time a membership change or leadership transfer may take: 60 s. */
+  public static final long DEFAULT_MEMBERSHIP_TIMEOUT_MILLIS = 60_000;
   /** Default log segment size: 64 MiB. */
   public static final long DEFAULT_MAX_SEGMENT_BYTES = 64L << 20;
   /** Default: no Micrometer metrics. */
@@ -78,6 +82,9 @@ public class RaftOptions {
   private long maxSegmentBytes = DEFAULT_MAX_SEGMENT_BYTES;
   private boolean metricsEnabled = DEFAULT_METRICS_ENABLED;
   private String metricsRegistryName;
+  private long learnerCatchUpMaxLag = DEFAULT_LEARNER_CATCH_UP_MAX_LAG;
+  private long membershipTimeoutMillis = DEFAULT_MEMBERSHIP_TIMEOUT_MILLIS;
+  private boolean join;
 
   /** Default options; set at least the node id, the peers and the data directory. */
   public RaftOptions() {
@@ -128,6 +135,9 @@ public class RaftOptions {
     maxSegmentBytes = json.getLong("maxSegmentBytes", maxSegmentBytes);
     metricsEnabled = json.getBoolean("metricsEnabled", metricsEnabled);
     metricsRegistryName = json.getString("metricsRegistryName", metricsRegistryName);
+    learnerCatchUpMaxLag = json.getLong("learnerCatchUpMaxLag", learnerCatchUpMaxLag);
+    membershipTimeoutMillis = json.getLong("membershipTimeoutMillis", membershipTimeoutMillis);
+    join = json.getBoolean("join", join);
   }
 
   /** @return the options as JSON */
@@ -156,7 +166,10 @@ public class RaftOptions {
         .put("sessionResponseWindow", sessionResponseWindow)
         .put("maxSegmentBytes", maxSegmentBytes)
         .put("metricsEnabled", metricsEnabled)
-        .put("metricsRegistryName", metricsRegistryName);
+        .put("metricsRegistryName", metricsRegistryName)
+        .put("learnerCatchUpMaxLag", learnerCatchUpMaxLag)
+        .put("membershipTimeoutMillis", membershipTimeoutMillis)
+        .put("join", join);
   }
 
   /**
@@ -181,6 +194,8 @@ public class RaftOptions {
     require(sessionTimeoutMillis >= 1 && maxSessions >= 1 && sessionResponseWindow >= 1,
         "session limits must be positive");
     require(maxSegmentBytes >= 1024, "maxSegmentBytes must be >= 1024");
+    require(learnerCatchUpMaxLag >= 0, "learnerCatchUpMaxLag must be >= 0");
+    require(membershipTimeoutMillis >= 1, "membershipTimeoutMillis must be >= 1");
     if (transport == TransportKind.TCP) {
       for (Map.Entry<String, String> e : peers.entrySet()) {
         require(e.getValue() != null && e.getValue().matches("[^:\\s]+:\\d{1,5}"),
@@ -512,6 +527,53 @@ public class RaftOptions {
    */
   public RaftOptions setMetricsRegistryName(String metricsRegistryName) {
     this.metricsRegistryName = metricsRegistryName;
+    return this;
+  }
+
+  /** @return entries behind the commit index at which a learner counts as caught up */
+  public long getLearnerCatchUpMaxLag() {
+    return learnerCatchUpMaxLag;
+  }
+
+  /**
+   * @param learnerCatchUpMaxLag a learner is caught up, and may be promoted, when it holds the
+   *     configuration entry that added it and its match index is at most this many entries behind
+   *     the leader's commit index
+   * @return a reference to this, so the API can be used fluently
+   */
+  public RaftOptions setLearnerCatchUpMaxLag(long learnerCatchUpMaxLag) {
+    this.learnerCatchUpMaxLag = learnerCatchUpMaxLag;
+    return this;
+  }
+
+  /** @return how long a membership change or transfer may take */
+  public long getMembershipTimeoutMillis() {
+    return membershipTimeoutMillis;
+  }
+
+  /**
+   * @param membershipTimeoutMillis how long a membership change (catch-up included) or a
+   *     leadership transfer may take before its Future fails with TIMEOUT
+   * @return a reference to this, so the API can be used fluently
+   */
+  public RaftOptions setMembershipTimeoutMillis(long membershipTimeoutMillis) {
+    this.membershipTimeoutMillis = membershipTimeoutMillis;
+    return this;
+  }
+
+  /** @return whether this node starts empty and waits to be added */
+  public boolean isJoin() {
+    return join;
+  }
+
+  /**
+   * @param join start a node with an empty data directory as a non-member that waits to be added
+   *     (it never campaigns and takes no configuration from the peers option); ignored once the
+   *     node has a log
+   * @return a reference to this, so the API can be used fluently
+   */
+  public RaftOptions setJoin(boolean join) {
+    this.join = join;
     return this;
   }
 }

@@ -120,4 +120,11 @@ public sealed interface Message {
   record ReadIndexResponse(long term, String from, String to, long requestId, boolean ok,
       long readIndex) implements Message {
   }
+
+  /**
+   * The leader tells an up-to-date follower to start an election at once: the last step of a
+   * leadership transfer (thesis §3.10). The election skips pre-vote and carries the transfer flag.
+   */
+  record TimeoutNow(long term, String from, String to) implements Message {
+  }
 }

@@ -22,7 +22,15 @@ public record ProposeResult(Status status, long index, long term, String leaderH
     /** The payload is larger than the configured maximum. */
     TOO_LARGE,
     /** A leadership transfer is under way; retry shortly. */
-    TRANSFERRING
+    TRANSFERRING,
+    /**
+     * A membership change was refused: another is still in progress (a configuration entry above
+     * the commit index, or a joint configuration in force), or this leader has not yet committed
+     * an entry of its term.
+     */
+    CHANGE_IN_PROGRESS,
+    /** A membership change was refused: it does not apply to the current configuration. */
+    INVALID_CHANGE
   }
 
   static ProposeResult appended(long index, long term) {

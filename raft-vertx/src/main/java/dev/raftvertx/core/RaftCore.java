@@ -6,6 +6,7 @@ import dev.raftvertx.core.Message.ProposeRequest;
 import dev.raftvertx.core.Message.ProposeResponse;
 import dev.raftvertx.core.Message.ReadIndexRequest;
 import dev.raftvertx.core.Message.ReadIndexResponse;
+import dev.raftvertx.core.Message.TimeoutNow;
 import dev.raftvertx.core.Message.VoteRequest;
 import dev.raftvertx.core.Message.VoteResponse;
 import java.util.ArrayDeque;
@@ -88,6 +89,12 @@ public final class RaftCore {
    * sent (a refusal puts them back into PROBE).
    */
   private final Set<String> needsTailCheck = new HashSet<>();
+
+  // ---- leadership transfer (thesis §3.10) ----
+  /** The node leadership is being transferred to, or null. */
+  private String leadTransferee;
+  /** Ticks since the transfer started; it aborts after an election timeout. */
+  private int transferElapsed;
 
   // ---- ReadIndex (thesis §6.4) ----
   /** The latest heartbeat round started; every AppendEntries carries it. */
@@ -229,6 +236,9 @@ public final class RaftCore {
   private void tickLeader() {
     heartbeatElapsed++;
     electionElapsed++;
+    if (leadTransferee != null && ++transferElapsed >= config.electionTicks()) {
+      leadTransferee = null; // the target did not take over in time: serve again
+    }
     if (electionElapsed >= config.electionTicks()) {
       electionElapsed = 0;
       if (config.checkQuorum()) {
@@ -251,6 +261,7 @@ public final class RaftCore {
     if (heartbeatElapsed >= config.heartbeatTicks()) {
       heartbeatElapsed = 0;
       broadcastHeartbeat();
+      checkReadRound();
     }
   }
 
@@ -313,6 +324,11 @@ public final class RaftCore {
       if (role == Role.LEADER) {
         handleAppendResponse(ar);
       }
+    } else if (m instanceof TimeoutNow) {
+      // The leader hands over: campaign at once, without pre-vote (thesis §3.10).
+      if (role != Role.LEADER && promotable()) {
+        becomeCandidate(true);
+      }
     }
   }
 
@@ -329,6 +345,9 @@ public final class RaftCore {
     if (role != Role.LEADER) {
       return ProposeResult.refused(ProposeResult.Status.NOT_LEADER, leaderId);
     }
+    if (leadTransferee != null) {
+      return ProposeResult.refused(ProposeResult.Status.TRANSFERRING, id);
+    }
     if (data != null && data.length > config.maxEntryBytes()) {
       return ProposeResult.refused(ProposeResult.Status.TOO_LARGE, id);
     }
@@ -339,6 +358,120 @@ public final class RaftCore {
         lastTimestamp, data);
     appendLocal(entry);
     return ProposeResult.appended(entry.index(), entry.term());
+  }
+
+  /**
+   * Proposes a membership change (§6). Changes to the voters go through a joint configuration
+   * C_old,new; once it commits, the leader appends C_new by itself. One change at a time: refused
+   * while any configuration entry sits above the commit index (one inherited from an earlier
+   * leader included), while a joint configuration is in force, and until this leader has committed
+   * an entry of its own term.
+   *
+   * @param change the change
+   * @return where the configuration entry was appended, or why the change was refused
+   */
+  public ProposeResult changeMembership(MembershipChange change) {
+    if (role != Role.LEADER) {
+      return ProposeResult.refused(ProposeResult.Status.NOT_LEADER, leaderId);
+    }
+    if (leadTransferee != null) {
+      return ProposeResult.refused(ProposeResult.Status.TRANSFERRING, id);
+    }
+    if (configIndex() > commitIndex || configuration.isJoint() || !committedInCurrentTerm()) {
+      return ProposeResult.refused(ProposeResult.Status.CHANGE_IN_PROGRESS, id);
+    }
+    java.util.TreeSet<String> voters = new java.util.TreeSet<>(configuration.voters());
+    java.util.TreeSet<String> learners = new java.util.TreeSet<>(configuration.learners());
+    java.util.TreeMap<String, String> addresses = new java.util.TreeMap<>(configuration.addresses());
+    String node = change.nodeId();
+    boolean joint;
+    switch (change.kind()) {
+      case ADD_LEARNER -> {
+        if (configuration.isMember(node)) {
+          return ProposeResult.refused(ProposeResult.Status.INVALID_CHANGE, id);
+        }
+        learners.add(node);
+        if (change.address() != null) {
+          addresses.put(node, change.address());
+        }
+        joint = false;
+      }
+      case PROMOTE -> {
+        if (!learners.remove(node)) {
+          return ProposeResult.refused(ProposeResult.Status.INVALID_CHANGE, id);
+        }
+        voters.add(node);
+        joint = true;
+      }
+      case REMOVE -> {
+        if (learners.remove(node)) {
+          joint = false;
+        } else if (voters.contains(node) && voters.size() > 1) {
+          voters.remove(node);
+          joint = true;
+        } else {
+          return ProposeResult.refused(ProposeResult.Status.INVALID_CHANGE, id);
+        }
+        addresses.remove(node);
+      }
+      default -> throw new IllegalArgumentException(change.kind().name());
+    }
+    if (joint) {
+      // addresses of outgoing voters stay until C_new, so they keep receiving the log
+      configuration.voters().forEach(v -> addresses.putIfAbsent(v, configuration.addresses().get(v)));
+      addresses.values().removeIf(Objects::isNull);
+    }
+    Configuration next = new Configuration(voters,
+        joint ? new java.util.TreeSet<>(configuration.voters()) : new java.util.TreeSet<>(),
+        learners, addresses);
+    LogEntry entry = new LogEntry(log.lastIndex() + 1, currentTerm, EntryType.CONFIG, 0, 0,
+        lastTimestamp, next.encode());
+    appendLocal(entry);
+    return ProposeResult.appended(entry.index(), entry.term());
+  }
+
+  /**
+   * Starts a leadership transfer (thesis §3.10): the leader brings the target up to date, then
+   * tells it to campaign at once (TimeoutNow). Meanwhile proposals are refused with
+   * {@link ProposeResult.Status#TRANSFERRING}; the transfer aborts after an election timeout.
+   *
+   * @param target a voter other than this leader
+   * @return null if the transfer started, else why not
+   */
+  public RaftError transferLeadership(String target) {
+    if (role != Role.LEADER) {
+      return RaftError.NOT_LEADER;
+    }
+    if (target.equals(id)) {
+      return null; // already leads
+    }
+    Progress p = progress.get(target);
+    if (p == null || !configuration.isVoter(target)) {
+      return RaftError.INVALID_CHANGE;
+    }
+    leadTransferee = target;
+    transferElapsed = 0;
+    if (p.match == log.lastIndex()) {
+      outbox.add(new TimeoutNow(currentTerm, id, target));
+    } else {
+      needsAppend.add(target);
+    }
+    return null;
+  }
+
+  /** @return the index of the entry holding the configuration in force */
+  public long configurationIndex() {
+    return configIndex();
+  }
+
+  /** @return true if the configuration in force is committed (no change is in flight) */
+  public boolean configurationCommitted() {
+    return configIndex() <= commitIndex;
+  }
+
+  /** @return the node a leadership transfer is under way to, or null */
+  public String leadTransferee() {
+    return leadTransferee;
   }
 
   /**
@@ -599,7 +732,7 @@ public final class RaftCore {
     if (config.preVote()) {
       becomePreCandidate();
     } else {
-      becomeCandidate();
+      becomeCandidate(false);
     }
   }
 
@@ -611,6 +744,7 @@ public final class RaftCore {
     Role previous = role;
     role = Role.FOLLOWER;
     leaderId = leader;
+    leadTransferee = null;
     resetTimers();
     if (previous == Role.LEADER) {
       progress.clear();
@@ -630,7 +764,7 @@ public final class RaftCore {
     resetTimers();
     votes.put(id, true);
     if (Quorum.voteResult(configuration, votes) == Quorum.VoteResult.WON) {
-      becomeCandidate();
+      becomeCandidate(false);
       return;
     }
     for (String peer : configuration.members()) {
@@ -641,7 +775,7 @@ public final class RaftCore {
     }
   }
 
-  private void becomeCandidate() {
+  private void becomeCandidate(boolean transfer) {
     currentTerm++;
     votedFor = id;
     role = Role.CANDIDATE;
@@ -654,7 +788,7 @@ public final class RaftCore {
       if (!peer.equals(id) && configuration.isVoter(peer)) {
         // A vote request promises nothing about our state; it leaves at once (§5.2).
         outbox.add(new VoteRequest(currentTerm, id, peer, log.lastIndex(), log.lastTerm(),
-            false, false));
+            false, transfer));
       }
     }
   }
@@ -673,6 +807,7 @@ public final class RaftCore {
     }
     round = 0;
     inflightRound = 0;
+    leadTransferee = null;
     // §8: a new leader commits a no-op of its term first; it also commits the earlier terms'
     // entries indirectly (§5.4.2) and lets ReadIndex reads start.
     appendLocal(new LogEntry(log.lastIndex() + 1, currentTerm, EntryType.NOOP, 0, 0, 0, null));
@@ -729,7 +864,7 @@ public final class RaftCore {
     switch (Quorum.voteResult(configuration, votes)) {
       case WON -> {
         if (role == Role.PRE_CANDIDATE) {
-          becomeCandidate();
+          becomeCandidate(false);
         } else {
           becomeLeader();
         }
@@ -810,7 +945,13 @@ public final class RaftCore {
           p.freeInflightTo(p.match);
         }
         maybeCommit();
+        if (role != Role.LEADER) {
+          return; // stepped down (removed by the configuration just committed)
+        }
         needsAppend.add(m.from());
+        if (m.from().equals(leadTransferee) && p.match == log.lastIndex()) {
+          outbox.add(new TimeoutNow(currentTerm, id, m.from()));
+        }
       } else if (wasProbe) {
         return; // the probe is retried at the next heartbeat
       } else if (p.match < log.lastIndex()) {
@@ -865,6 +1006,23 @@ public final class RaftCore {
     boolean firstInTerm = !committedInCurrentTerm();
     commitIndex = quorumIndex;
     needsCommitUpdate.addAll(progress.keySet());
+    if (configIndex() <= commitIndex) {
+      if (configuration.isJoint()) {
+        // §6: once C_old,new is committed the leader appends C_new (also a new leader that
+        // inherited a committed joint configuration).
+        Configuration joint = configuration;
+        java.util.TreeMap<String, String> addresses = new java.util.TreeMap<>(joint.addresses());
+        addresses.keySet().removeIf(n -> !joint.voters().contains(n) && !joint.learners().contains(n));
+        Configuration next = new Configuration(joint.voters(), new java.util.TreeSet<>(),
+            joint.learners(), addresses);
+        appendLocal(new LogEntry(log.lastIndex() + 1, currentTerm, EntryType.CONFIG, 0, 0,
+            lastTimestamp, next.encode()));
+      } else if (!configuration.isVoter(id)) {
+        // §6: a leader that is not part of C_new steps down once C_new is committed.
+        becomeFollower(currentTerm, null);
+        return;
+      }
+    }
     if (firstInTerm && committedInCurrentTerm()) {
       for (PendingRead r : readsAwaitingTermCommit) {
         nextRoundReads.add(r.at(commitIndex));
@@ -1020,7 +1178,7 @@ public final class RaftCore {
     pendingEntries.add(e);
     if (e.type() == EntryType.CONFIG) {
       configsInLog.put(e.index(), Configuration.decode(e.data()));
-      configuration = currentConfigurationFromLog();
+      setConfiguration(currentConfigurationFromLog());
     }
     if (role == Role.LEADER) {
       // The leader's own match advances in persisted(), once the entry is durable.
@@ -1044,8 +1202,34 @@ public final class RaftCore {
     // §6: a configuration entry that is truncated away rolls the node back to the previous one.
     if (!configsInLog.tailMap(from, true).isEmpty()) {
       configsInLog.tailMap(from, true).clear();
-      configuration = currentConfigurationFromLog();
+      setConfiguration(currentConfigurationFromLog());
     }
+  }
+
+  /** Index of the configuration in force (the newest CONFIG entry, or the base). */
+  private long configIndex() {
+    return configsInLog.isEmpty() ? log.baseIndex() : configsInLog.lastKey();
+  }
+
+  /** Every node acts on the newest configuration in its log, committed or not (§6). */
+  private void setConfiguration(Configuration next) {
+    configuration = next;
+    if (role != Role.LEADER) {
+      return;
+    }
+    for (String member : next.members()) {
+      if (!member.equals(id) && !progress.containsKey(member)) {
+        Progress p = new Progress(log.lastIndex() + 1);
+        p.recentActive = true;
+        progress.put(member, p);
+        needsAppend.add(member);
+      }
+    }
+    progress.keySet().removeIf(member -> !next.isMember(member));
+    if (leadTransferee != null && !next.isVoter(leadTransferee)) {
+      leadTransferee = null;
+    }
+    checkReadRound(); // the acks of the round in flight may form a quorum of the new voters
   }
 
   private Configuration currentConfigurationFromLog() {

@@ -13,6 +13,10 @@ public enum RaftError {
   TOO_LARGE(true),
   /** Refused before appending: a leadership transfer is under way. Not applied. */
   TRANSFERRING(true),
+  /** A membership change was refused because another one is in progress. Not applied. */
+  CHANGE_IN_PROGRESS(true),
+  /** A membership change was refused because it does not fit the configuration. Not applied. */
+  INVALID_CHANGE(true),
   /** Refused before appending: the node is stopping or stopped. Not applied. */
   STOPPED(true),
   /** Appended, but another entry was committed at its index: it never will be. Not applied. */
@@ -47,6 +51,8 @@ public enum RaftError {
       case OVERLOADED -> OVERLOADED;
       case TOO_LARGE -> TOO_LARGE;
       case TRANSFERRING -> TRANSFERRING;
+      case CHANGE_IN_PROGRESS -> CHANGE_IN_PROGRESS;
+      case INVALID_CHANGE -> INVALID_CHANGE;
       case APPENDED -> throw new IllegalArgumentException("not a refusal");
     };
   }

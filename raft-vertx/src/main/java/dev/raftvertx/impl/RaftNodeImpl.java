@@ -15,6 +15,7 @@ import dev.raftvertx.core.CoreConfig;
 import dev.raftvertx.core.EntryType;
 import dev.raftvertx.core.HardState;
 import dev.raftvertx.core.LogEntry;
+import dev.raftvertx.core.MembershipChange;
 import dev.raftvertx.core.Message;
 import dev.raftvertx.core.ProposeResult;
 import dev.raftvertx.core.RaftCore;
@@ -105,6 +106,17 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
   private record Deadline(long atMillis, Promise<?> promise) {
   }
 
+  /**
+   * A membership change or transfer waiting for its outcome: {@code step} runs on every drain and
+   * tick (it may act, e.g. promote a learner once caught up) and returns true when done.
+   */
+  private record Watch(java.util.function.BooleanSupplier step, Promise<Void> promise,
+      long deadline) {
+  }
+
+  private final List<Watch> watches = new java.util.ArrayList<>();
+  private Configuration lastConfiguration;
+
   private RaftNodeImpl(RaftOptions options, StateMachine stateMachine, RaftStorage storage,
       Transport transport) {
     this.options = new RaftOptions(options);
@@ -173,7 +185,10 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
           return transport.start();
         })
         .onSuccess(v -> {
-          timerId = vertx.setPeriodic(options.getTickMillis(), id -> onTick());
+          // A periodic timer fires on a duplicate of the verticle's context; hop onto the
+          // context itself so that every storage write leaves from one place, in order.
+          timerId = vertx.setPeriodic(options.getTickMillis(),
+              id -> context.runOnContext(tick -> onTick()));
           log.log(System.Logger.Level.INFO, "node " + options.getNodeId() + " started: term " + core.currentTerm()
               + ", " + core.lastIndex() + " entries, members " + core.configuration().members());
         })
@@ -191,8 +206,8 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
    * membership comes from the log and the peers option only supplies addresses.
    */
   private Future<StoredState> bootstrapIfNew(StoredState state) {
-    if (!state.entries().isEmpty() || state.hardState().currentTerm() != 0) {
-      return Future.succeededFuture(state);
+    if (!state.entries().isEmpty() || state.hardState().currentTerm() != 0 || options.isJoin()) {
+      return Future.succeededFuture(state); // a joining node waits for the leader's log
     }
     LogEntry first = RaftCore.bootstrapEntry(Configuration.of(new TreeMap<>(options.getPeers())));
     return storage.write(new StorageWrite(0, 0, List.of(first), null))
@@ -247,6 +262,10 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
       d.promise().tryFail(RaftException.of(error, null));
     }
     deadlines.clear();
+    for (Watch w : watches) {
+      w.promise().tryFail(RaftException.of(error, null));
+    }
+    watches.clear();
   }
 
   /** Stops taking part: nothing more is acknowledged, voted, applied or served. */
@@ -386,6 +405,47 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     }
     if (active()) {
       observeRole();
+      if (core.configuration() != lastConfiguration) {
+        lastConfiguration = core.configuration();
+        updateAddresses();
+      }
+      checkWatches();
+    }
+  }
+
+  /** The transport learns the addresses of members added at run time from the configuration. */
+  private void updateAddresses() {
+    if (transport instanceof TcpBridgeTransport tcp) {
+      Map<String, String> all = new TreeMap<>(options.getPeers());
+      all.putAll(lastConfiguration.addresses());
+      all.put(options.getNodeId(), options.getPeers().get(options.getNodeId()));
+      try {
+        tcp.updateAddresses(all);
+      } catch (IllegalArgumentException e) {
+        log.log(System.Logger.Level.WARNING, "node " + options.getNodeId()
+            + ": bad member address in the configuration: " + e.getMessage());
+      }
+    }
+  }
+
+  private void checkWatches() {
+    if (watches.isEmpty()) {
+      return;
+    }
+    long now = System.currentTimeMillis();
+    for (Watch w : List.copyOf(watches)) {
+      if (w.promise().future().isComplete()) {
+        watches.remove(w);
+      } else if (w.step().getAsBoolean()) {
+        w.promise().tryComplete();
+        watches.remove(w);
+      } else if (now > w.deadline()) {
+        w.promise().tryFail(RaftException.of(RaftError.TIMEOUT, core.leaderId()));
+        watches.remove(w);
+      }
+    }
+    if (core.hasReady()) {
+      scheduleDrain(); // a watch may have proposed a change
     }
   }
 
@@ -551,6 +611,125 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
         return;
       }
       answerRead(new PendingRead(query, promise));
+    });
+    return promise.future();
+  }
+
+  @Override
+  public Future<Void> addLearner(String id, String address) {
+    return membership(() -> {
+      RaftError e = propose(new MembershipChange(MembershipChange.Kind.ADD_LEARNER, id, address));
+      if (e != null) {
+        throw RaftException.of(e, core.leaderId());
+      }
+      return () -> core.configurationCommitted() && core.configuration().isMember(id);
+    });
+  }
+
+  @Override
+  public Future<Void> promote(String id) {
+    return membership(() -> {
+      if (!core.configuration().learners().contains(id)) {
+        throw RaftException.of(RaftError.INVALID_CHANGE, core.leaderId());
+      }
+      boolean[] proposed = {false};
+      return () -> {
+        if (!proposed[0]) {
+          // Caught up: the learner holds the entry that made it a learner (so it is reachable
+          // and replicating) and is within the configured lag of the commit index.
+          Status.FollowerStatus f = core.status().followers().get(id);
+          boolean caughtUp = f != null && f.matchIndex() >= core.configurationIndex()
+              && f.matchIndex() + options.getLearnerCatchUpMaxLag() >= core.commitIndex();
+          if (core.role() != Role.LEADER) {
+            throw RaftException.of(RaftError.NOT_LEADER, core.leaderId());
+          }
+          if (!caughtUp) {
+            return false;
+          }
+          RaftError e = propose(new MembershipChange(MembershipChange.Kind.PROMOTE, id, null));
+          if (e == RaftError.CHANGE_IN_PROGRESS) {
+            return false; // another change still commits: try again on the next tick
+          }
+          if (e != null) {
+            throw RaftException.of(e, core.leaderId());
+          }
+          proposed[0] = true;
+        }
+        return core.configurationCommitted() && !core.configuration().isJoint()
+            && core.configuration().voters().contains(id);
+      };
+    });
+  }
+
+  @Override
+  public Future<Void> addVoter(String id, String address) {
+    return addLearner(id, address).compose(v -> promote(id));
+  }
+
+  @Override
+  public Future<Void> removeMember(String id) {
+    return membership(() -> {
+      RaftError e = propose(new MembershipChange(MembershipChange.Kind.REMOVE, id, null));
+      if (e != null) {
+        throw RaftException.of(e, core.leaderId());
+      }
+      return () -> core.configurationCommitted() && !core.configuration().isJoint()
+          && !core.configuration().isMember(id);
+    });
+  }
+
+  @Override
+  public Future<Void> transferLeadership(String id) {
+    return membership(() -> {
+      RaftError e = core.transferLeadership(id);
+      if (e != null) {
+        throw RaftException.of(e, core.leaderId());
+      }
+      return () -> {
+        if (id.equals(core.leaderId()) && (id.equals(options.getNodeId())
+            || core.role() != Role.LEADER)) {
+          return true;
+        }
+        if (core.role() == Role.LEADER && core.leadTransferee() == null) {
+          throw RaftException.of(RaftError.TIMEOUT, core.leaderId()); // aborted
+        }
+        return false;
+      };
+    });
+  }
+
+  private RaftError propose(MembershipChange change) {
+    ProposeResult r = core.changeMembership(change);
+    return r.appended() ? null : RaftError.of(r.status());
+  }
+
+  /**
+   * Runs start on the node's context; it acts (or throws a RaftException) and returns the check
+   * that tells when the change is done.
+   */
+  private Future<Void> membership(java.util.function.Supplier<java.util.function.BooleanSupplier> start) {
+    Promise<Void> promise = Promise.promise();
+    onContext(v -> {
+      if (!active()) {
+        promise.fail(RaftException.of(RaftError.STOPPED, null));
+        return;
+      }
+      try {
+        java.util.function.BooleanSupplier check = start.get();
+        java.util.function.BooleanSupplier guarded = () -> {
+          try {
+            return check.getAsBoolean();
+          } catch (RaftException e) {
+            promise.tryFail(e);
+            return false;
+          }
+        };
+        watches.add(new Watch(guarded, promise,
+            System.currentTimeMillis() + options.getMembershipTimeoutMillis()));
+        scheduleDrain();
+      } catch (RaftException e) {
+        promise.fail(e);
+      }
     });
     return promise.future();
   }

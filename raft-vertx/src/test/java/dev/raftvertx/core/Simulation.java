@@ -37,7 +37,7 @@ final class Simulation {
   /** Knobs, all drawn from the seed. */
   record Params(long seed, int nodes, int clients, long duration, double loss, double duplicate,
       int maxDelay, double crashPerTick, double partitionPerTick, int entriesPerMessage,
-      int maxInflight, boolean preVote, boolean checkQuorum) {
+      int maxInflight, boolean preVote, boolean checkQuorum, double membershipPerTick) {
 
     static Params forSeed(long seed) {
       SplittableRandom r = new SplittableRandom(seed ^ 0x5DEECE66DL);
@@ -46,7 +46,9 @@ final class Simulation {
       return new Params(seed, nodes, 1 + r.nextInt(4), 4_000 + r.nextInt(4_000),
           r.nextInt(3) == 0 ? 0 : r.nextDouble() * 0.15, r.nextDouble() * 0.05, 5 + r.nextInt(30),
           r.nextDouble() * 0.02, r.nextDouble() * 0.02, r.nextInt(3) == 0 ? 1 : 1 + r.nextInt(64),
-          1 + r.nextInt(8), guards, guards);
+          1 + r.nextInt(8), guards, guards,
+          // membership changes rely on the disruption guard (check-quorum, pre-vote), §6
+          guards && r.nextInt(3) != 0 ? 0.02 + r.nextDouble() * 0.1 : 0);
     }
   }
 
@@ -100,8 +102,17 @@ final class Simulation {
     this.random = new SplittableRandom(params.seed());
     for (int i = 1; i <= params.nodes(); i++) {
       ids.add("n" + i);
+      founders.add("n" + i);
+    }
+    if (params.membershipPerTick() > 0) {
+      ids.add("n" + (params.nodes() + 1)); // spares that start empty and wait to be added
+      ids.add("n" + (params.nodes() + 2));
     }
   }
+
+  private final List<String> founders = new ArrayList<>();
+  int membershipChanges;
+  int transfers;
 
   // =====================================================================================
   // Nodes
@@ -129,7 +140,9 @@ final class Simulation {
 
     SimNode(String id) {
       this.id = id;
-      durableLog.add(RaftCore.bootstrapEntry(Configuration.of(new TreeSet<>(ids))));
+      if (founders.contains(id)) {
+        durableLog.add(RaftCore.bootstrapEntry(Configuration.of(new TreeSet<>(founders))));
+      }
     }
 
     void start() {
@@ -494,6 +507,9 @@ final class Simulation {
           });
         }
       }
+      if (random.nextDouble() < params.membershipPerTick()) {
+        administer();
+      }
       if (random.nextDouble() < params.partitionPerTick()) {
         partitionSide.clear();
         int size = 1 + random.nextInt(ids.size() - 1);
@@ -507,6 +523,47 @@ final class Simulation {
       }
       scheduleFaults();
     });
+  }
+
+  /** A random membership change or leadership transfer, asked of the current leader. */
+  private void administer() {
+    List<SimNode> leaders = nodes.values().stream()
+        .filter(x -> x.up && x.core.role() == Role.LEADER).toList();
+    if (leaders.isEmpty()) {
+      return;
+    }
+    SimNode leader = leaders.get(random.nextInt(leaders.size()));
+    Configuration conf = leader.core.configuration();
+    Status status = leader.core.status();
+    List<String> outsiders = ids.stream().filter(x -> !conf.isMember(x)).toList();
+    List<String> caughtUp = conf.learners().stream().filter(l -> status.followers().containsKey(l)
+        && status.followers().get(l).matchIndex() >= leader.core.commitIndex()).toList();
+    MembershipChange change = null;
+    int pick = random.nextInt(10);
+    if (pick < 3 && !outsiders.isEmpty()) {
+      change = new MembershipChange(MembershipChange.Kind.ADD_LEARNER,
+          outsiders.get(random.nextInt(outsiders.size())), null);
+    } else if (pick < 6 && !caughtUp.isEmpty()) {
+      change = new MembershipChange(MembershipChange.Kind.PROMOTE,
+          caughtUp.get(random.nextInt(caughtUp.size())), null);
+    } else if (pick < 8 && conf.voters().size() > 2) {
+      List<String> voters = new ArrayList<>(conf.voters());
+      voters.addAll(conf.learners());
+      change = new MembershipChange(MembershipChange.Kind.REMOVE,
+          voters.get(random.nextInt(voters.size())), null);
+    } else if (pick >= 8) {
+      List<String> voters = new ArrayList<>(conf.voters());
+      String target = voters.get(random.nextInt(voters.size()));
+      if (leader.core.transferLeadership(target) == null) {
+        transfers++;
+      }
+      drain(leader);
+      return;
+    }
+    if (change != null && leader.core.changeMembership(change).appended()) {
+      membershipChanges++;
+    }
+    drain(leader);
   }
 
   // =====================================================================================
@@ -535,6 +592,14 @@ final class Simulation {
     for (SimNode n : nodes.values()) {
       if (!n.up) {
         n.start();
+      }
+    }
+    runUntil(params.duration() + 1_500);
+    // Operators shut removed servers down; members are those of the most advanced node's log.
+    Configuration last = latestConfiguration();
+    for (SimNode n : nodes.values()) {
+      if (n.up && !last.isMember(n.id)) {
+        n.crash();
       }
     }
     runUntil(params.duration() + 3_000);
@@ -666,14 +731,29 @@ final class Simulation {
     }
   }
 
+  private Configuration latestConfiguration() {
+    SimNode best = null;
+    for (SimNode n : nodes.values()) {
+      if (n.up && (best == null || n.core.commitIndex() > best.core.commitIndex())) {
+        best = n;
+      }
+    }
+    return best.core.configuration();
+  }
+
   private void finalChecks() {
-    // Liveness after the faults stop: one leader, and every node applied the same log.
-    List<SimNode> leaders = nodes.values().stream().filter(n -> n.core.role() == Role.LEADER).toList();
+    // Liveness after the faults stop: one leader, and every member applied the same log.
+    List<SimNode> leaders = nodes.values().stream()
+        .filter(n -> n.up && n.core.role() == Role.LEADER).toList();
     if (leaders.size() != 1) {
       throw new Violation("no single leader after the faults stopped: " + leaders.size());
     }
     long commit = leaders.get(0).core.commitIndex();
+    Configuration members = leaders.get(0).core.configuration();
     for (SimNode n : nodes.values()) {
+      if (!members.isMember(n.id)) {
+        continue;
+      }
       if (n.applier.appliedIndex() != commit) {
         throw new Violation(n.id + " applied " + n.applier.appliedIndex() + " of " + commit
             + " after the cluster settled");
@@ -682,7 +762,7 @@ final class Simulation {
     // Every acknowledged command was applied, on every node (at most once: the handler checks).
     for (long op : ackedOps) {
       for (SimNode n : nodes.values()) {
-        if (!n.appliedOps.contains(op)) {
+        if (members.isMember(n.id) && !n.appliedOps.contains(op)) {
           throw new Violation("acknowledged op " + op + " was not applied on " + n.id);
         }
       }
@@ -692,6 +772,7 @@ final class Simulation {
   String summary() {
     return "seed " + params.seed() + ": " + params.nodes() + " nodes, " + writesAcked
         + " writes acked, " + readsServed + " reads, " + elections + " elections, " + crashes
-        + " crashes, " + partitions + " partitions, " + messagesSent + " messages";
+        + " crashes, " + partitions + " partitions, " + membershipChanges + " membership changes, "
+        + transfers + " transfers, " + messagesSent + " messages";
   }
 }

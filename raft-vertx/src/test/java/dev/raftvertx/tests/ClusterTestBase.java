@@ -1,6 +1,7 @@
 package dev.raftvertx.tests;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -246,6 +247,62 @@ abstract class ClusterTestBase {
     }
     awaitLeader();
     assertEquals("majority", read(leader, "k"));
+  }
+
+  @Test
+  void growByAJoiningNodeTransferLeadershipToItAndRemoveTheOldLeader() {
+    String leader = awaitLeader();
+    put(leader, "a", "1");
+    Map<String, String> extra = addresses(List.of("n4"));
+    Map<String, String> peers = new LinkedHashMap<>(options.get("n1").getPeers());
+    peers.putAll(extra);
+    options.put("n4", new RaftOptions(options.get("n1")).setNodeId("n4").setPeers(peers)
+        .setDataDir(dir.resolve("n4").toString()).setJoin(true));
+    start("n4");
+    await(nodes.get(leader).addVoter("n4", extra.get("n4")));
+    assertEquals(4, status(leader).voters().size());
+    long index = put(leader, "b", "2").index();
+    awaitApplied("n4", index);
+    assertEquals("1", machines.get("n4").data.get("a"), "the new node received the whole log");
+
+    await(nodes.get(leader).transferLeadership("n4"));
+    assertEquals("n4", awaitLeader());
+    // a new leader refuses changes until it committed an entry of its term: retry as a client does
+    Future<Void> removal = nodes.get("n4").removeMember(leader);
+    for (int attempt = 0; attempt < 50
+        && failsWith(removal, dev.raftvertx.core.RaftError.CHANGE_IN_PROGRESS); attempt++) {
+      pause(50);
+      removal = nodes.get("n4").removeMember(leader);
+    }
+    await(removal);
+    assertFalse(status("n4").voters().contains(leader));
+    stop(leader);
+    assertEquals("n4", awaitLeader());
+    put("n4", "c", "3");
+    for (String id : nodes.keySet()) {
+      assertEquals("3", read(id, "c"));
+    }
+  }
+
+  @Test
+  void membershipChangesAreRefusedClearly() {
+    String leader = awaitLeader();
+    String f = follower(leader);
+    Future<Void> notLeader = nodes.get(f).addLearner("x", "127.0.0.1:1");
+    assertTrue(failsWith(notLeader, dev.raftvertx.core.RaftError.NOT_LEADER));
+    Future<Void> existing = nodes.get(leader).addLearner(f, "127.0.0.1:1");
+    assertTrue(failsWith(existing, dev.raftvertx.core.RaftError.INVALID_CHANGE));
+    Future<Void> unknown = nodes.get(leader).transferLeadership("nobody");
+    assertTrue(failsWith(unknown, dev.raftvertx.core.RaftError.INVALID_CHANGE));
+  }
+
+  private static boolean failsWith(Future<?> f, dev.raftvertx.core.RaftError error) {
+    try {
+      f.await(WAIT_SECONDS, TimeUnit.SECONDS);
+      return false;
+    } catch (Exception e) {
+      return f.cause() instanceof RaftException re && re.error() == error;
+    }
   }
 
   private static Map<String, String> diff(Map<String, String> a, Map<String, String> b) {

@@ -29,6 +29,11 @@ import io.vertx.ext.web.handler.BodyHandler;
  *       writes with headers {@code Client-Id} and {@code Request-Id} (a per-client increasing
  *       integer) are applied once however often they are retried
  *   <li>{@code GET /status}, {@code GET /health}, {@code GET /ready}
+ *   <li>admin, with {@code Authorization: Bearer <token>} (401 without): {@code POST
+ *       /cluster/members} {@code {"id", "address"}} adds a voter (learner first, promoted once
+ *       caught up; answers when it is a voter), {@code DELETE /cluster/members/{id}} removes one,
+ *       {@code POST /cluster/leader} {@code {"id"}} transfers leadership. Call them on the leader
+ *       (a follower answers 503 naming the leader).
  * </ul>
  * Errors are JSON {@code {"error", "code", "outcome"}} where outcome is {@code not_applied} or
  * {@code unknown}: 400 malformed, 410 session expired, 413 too large, 429 overloaded, 503 no
@@ -40,16 +45,22 @@ public final class KvHttpServer {
   private final RaftNode node;
   private final int maxBodyBytes;
   private Handler<RoutingContext> metricsHandler;
+  private final byte[] adminToken;
 
   /**
    * @param vertx the Vert.x instance
    * @param node the node this server fronts
    * @param maxBodyBytes largest request body accepted
+   * @param adminToken the token the admin endpoints require
    */
-  public KvHttpServer(Vertx vertx, RaftNode node, int maxBodyBytes) {
+  public KvHttpServer(Vertx vertx, RaftNode node, int maxBodyBytes, String adminToken) {
     this.vertx = vertx;
     this.node = node;
     this.maxBodyBytes = maxBodyBytes;
+    if (adminToken == null || adminToken.isBlank()) {
+      throw new IllegalArgumentException("an admin token is required");
+    }
+    this.adminToken = adminToken.getBytes(java.nio.charset.StandardCharsets.UTF_8);
   }
 
   /**
@@ -73,6 +84,18 @@ public final class KvHttpServer {
     router.delete("/kv/:key").handler(this::delete);
     router.post("/kv/:key/cas").handler(this::cas);
     router.post("/sessions").handler(this::openSession);
+    router.route("/cluster/*").handler(this::requireAdmin);
+    router.post("/cluster/members").handler(this::addMember);
+    router.delete("/cluster/members/:id").handler(ctx -> admin(ctx,
+        node.removeMember(ctx.pathParam("id")), new JsonObject().put("removed", ctx.pathParam("id"))));
+    router.post("/cluster/leader").handler(ctx -> {
+      JsonObject req = jsonBody(ctx);
+      if (req == null || !(req.getValue("id") instanceof String id)) {
+        error(ctx, 400, "expected JSON {\"id\": node id}", "BAD_REQUEST", "not_applied");
+        return;
+      }
+      admin(ctx, node.transferLeadership(id), new JsonObject().put("leader", id));
+    });
     router.get("/status").handler(ctx -> node.status().onComplete(ar -> {
       if (ar.succeeded()) {
         json(ctx, 200, ar.result().toJson());
@@ -113,6 +136,46 @@ public final class KvHttpServer {
    */
   public Future<HttpServer> listen(String host, int port) {
     return vertx.createHttpServer().requestHandler(router()).listen(port, host);
+  }
+
+  private void requireAdmin(RoutingContext ctx) {
+    String auth = ctx.request().getHeader("Authorization");
+    byte[] given = auth != null && auth.startsWith("Bearer ")
+        ? auth.substring(7).trim().getBytes(java.nio.charset.StandardCharsets.UTF_8) : null;
+    if (given == null || !java.security.MessageDigest.isEqual(given, adminToken)) {
+      ctx.response().putHeader("WWW-Authenticate", "Bearer");
+      error(ctx, 401, auth == null ? "admin token required: Authorization: Bearer <token>"
+          : "wrong admin token", "UNAUTHORIZED", "not_applied");
+      return;
+    }
+    ctx.next();
+  }
+
+  private void addMember(RoutingContext ctx) {
+    JsonObject req = jsonBody(ctx);
+    if (req == null || !(req.getValue("id") instanceof String id)
+        || !id.matches("[A-Za-z0-9_-]+") || !(req.getValue("address") instanceof String address)
+        || !address.matches("[^:\\s]+:\\d{1,5}")) {
+      error(ctx, 400, "expected JSON {\"id\": node id, \"address\": \"host:port\"}",
+          "BAD_REQUEST", "not_applied");
+      return;
+    }
+    admin(ctx, node.addVoter(id, address), new JsonObject().put("added", id));
+  }
+
+  private void admin(RoutingContext ctx, Future<Void> f, JsonObject answer) {
+    f.compose(v -> node.status()).onSuccess(st -> json(ctx, 200, answer
+        .put("configuration", st.toJson().getJsonObject("configuration"))))
+        .onFailure(e -> fail(ctx, e));
+  }
+
+  private static JsonObject jsonBody(RoutingContext ctx) {
+    try {
+      Buffer body = ctx.body().buffer();
+      return body == null || body.length() == 0 ? null : new JsonObject(body);
+    } catch (DecodeException e) {
+      return null;
+    }
   }
 
   private void put(RoutingContext ctx) {
@@ -218,11 +281,12 @@ public final class KvHttpServer {
         case OVERLOADED -> 429;
         case TOO_LARGE -> 413;
         case SESSION_EXPIRED -> 410;
-        case STALE_SEQUENCE -> 409;
+        case STALE_SEQUENCE, CHANGE_IN_PROGRESS, INVALID_CHANGE -> 409;
         default -> 503;
       };
-      error(ctx, status, re.getMessage(), re.error().name(),
-          re.knownNotApplied() ? "not_applied" : "unknown");
+      json(ctx, status, new JsonObject().put("error", re.getMessage()).put("code", re.error().name())
+          .put("outcome", re.knownNotApplied() ? "not_applied" : "unknown")
+          .put("leader", re.leaderHint()));
     } else if (e instanceof IllegalArgumentException) {
       error(ctx, 400, e.getMessage(), "BAD_REQUEST", "not_applied");
     } else {

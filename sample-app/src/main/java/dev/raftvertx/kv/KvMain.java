@@ -57,8 +57,9 @@ public final class KvMain implements Callable<Integer>, NodeControl {
       + " cluster; off for a single node unless given)")
   Integer uiPort;
 
-  @Option(names = "--admin-token", description = "bearer token of the web UI's admin actions"
-      + " (default: $RAFT_ADMIN_TOKEN, else a random one, printed at start-up)")
+  @Option(names = "--admin-token", description = "bearer token of the admin endpoints (the nodes'"
+      + " /cluster/* and the web UI's actions); default: $RAFT_ADMIN_TOKEN, else a random one,"
+      + " printed at start-up")
   String adminToken;
 
   @Option(names = "--data-dir", description = "data directory (default data/<id>); for the"
@@ -75,6 +76,10 @@ public final class KvMain implements Callable<Integer>, NodeControl {
 
   @Option(names = "--heartbeat-ms", defaultValue = "50", description = "heartbeat interval")
   long heartbeatMillis;
+
+  @Option(names = "--join", description = "start empty as a non-member and wait to be added"
+      + " (POST /cluster/members on the leader); ignored once the node has a log")
+  boolean join;
 
   private Vertx vertx;
   /** Each Vert.x instance gets its own metrics registry (several may share a JVM in tests). */
@@ -123,7 +128,12 @@ public final class KvMain implements Callable<Integer>, NodeControl {
   public Future<Void> start() {
     if (adminToken == null || adminToken.isBlank()) {
       String env = System.getenv("RAFT_ADMIN_TOKEN");
-      adminToken = env != null && !env.isBlank() ? env : AdminAuthHandler.generateToken();
+      if (env != null && !env.isBlank()) {
+        adminToken = env;
+      } else {
+        adminToken = AdminAuthHandler.generateToken();
+        System.out.println("admin token (Authorization: Bearer ...): " + adminToken);
+      }
     }
     vertx = Vertx.builder()
         .with(new VertxOptions().setMetricsOptions(new MicrometerMetricsOptions()
@@ -194,7 +204,7 @@ public final class KvMain implements Callable<Integer>, NodeControl {
     }
     int port = httpPort != null ? httpPort : 8080;
     RaftOptions o = options(id, peers, dataDir != null ? dataDir : "data/" + id)
-        .setTransport(RaftOptions.TransportKind.TCP);
+        .setTransport(RaftOptions.TransportKind.TCP).setJoin(join);
     nodeOptions.put(id, o);
     Future<?> f = startNode(o, port).onSuccess(v -> System.out.println("node " + id
         + " running: http://" + httpHost + ":" + httpPort(id) + "/status, Raft bridge on "
@@ -219,7 +229,7 @@ public final class KvMain implements Callable<Integer>, NodeControl {
   private Future<RaftNode> startNode(RaftOptions o, int port) {
     return RaftNode.deploy(vertx, o, new KvStateMachine()).compose(node -> {
       nodes.put(node.id(), node);
-      return new KvHttpServer(vertx, node, o.getMaxEntryBytes() + 1024)
+      return new KvHttpServer(vertx, node, o.getMaxEntryBytes() + 1024, adminToken)
           .metricsHandler(metrics())
           .listen(httpHost, port)
           .onSuccess(server -> {

@@ -31,6 +31,8 @@ import org.junit.jupiter.api.io.TempDir;
 @ExtendWith(VertxExtension.class)
 class KvHttpTest {
 
+  static final String TOKEN = "s3cret";
+
   @TempDir
   Path dir;
   Vertx vertx;
@@ -67,7 +69,7 @@ class KvHttpTest {
       nodes.put(id, node);
       int port = freePort();
       ports.put(id, port);
-      await(new KvHttpServer(vertx, node, 10_000).listen("127.0.0.1", port));
+      await(new KvHttpServer(vertx, node, 10_000, TOKEN).listen("127.0.0.1", port));
     }
   }
 
@@ -212,6 +214,37 @@ class KvHttpTest {
     assertEquals(503, r.statusCode(), r.bodyAsString());
     String outcome = r.bodyAsJsonObject().getString("outcome");
     assertTrue(outcome.equals("unknown") || outcome.equals("not_applied"), outcome);
+  }
+
+  @Test
+  void adminEndpointsRequireTheTokenAndChangeMembership() {
+    startCluster(3, 1000);
+    String leader = leader();
+    String follower = nodes.keySet().stream().filter(id -> !id.equals(leader)).findFirst().get();
+    Buffer body = Buffer.buffer("{\"id\": \"" + follower + "\"}");
+    HttpResponse<Buffer> none = send(leader, "POST", "/cluster/leader", body, Map.of());
+    assertEquals(401, none.statusCode());
+    assertEquals("Bearer", none.getHeader("WWW-Authenticate"));
+    assertEquals(401, send(leader, "POST", "/cluster/leader", body,
+        Map.of("Authorization", "Bearer wrong")).statusCode());
+    assertEquals(401, send(leader, "DELETE", "/cluster/members/" + follower, null,
+        Map.of("Authorization", "Basic " + TOKEN)).statusCode());
+    Map<String, String> auth = Map.of("Authorization", "Bearer " + TOKEN);
+    assertEquals(400, send(leader, "POST", "/cluster/members", Buffer.buffer("{\"id\": 5}"), auth)
+        .statusCode());
+    assertEquals(409, send(leader, "POST", "/cluster/members",
+        Buffer.buffer("{\"id\": \"" + follower + "\", \"address\": \"127.0.0.1:1\"}"), auth)
+        .statusCode(), "already a member");
+    HttpResponse<Buffer> moved = send(leader, "POST", "/cluster/leader", body, auth);
+    assertEquals(200, moved.statusCode(), moved.bodyAsString());
+    assertEquals(follower, leader());
+    HttpResponse<Buffer> removed = send(follower, "DELETE", "/cluster/members/" + leader, null, auth);
+    for (int i = 0; i < 50 && removed.statusCode() == 409; i++) {
+      removed = send(follower, "DELETE", "/cluster/members/" + leader, null, auth); // new leader
+    }
+    assertEquals(200, removed.statusCode(), removed.bodyAsString());
+    assertEquals(2, removed.bodyAsJsonObject().getJsonObject("configuration").getJsonArray("voters")
+        .size());
   }
 
   @Test

@@ -96,6 +96,8 @@ public final class RaftWire {
           return new AppendEntriesRequest(h.term(), h.from(), h.to(), prevLogIndex, prevLogTerm,
               entries, in.number("leaderCommit"), in.number("round"));
         });
+    register("TimeoutNow", Message.TimeoutNow.class, (m, out) -> { },
+        (h, in) -> new Message.TimeoutNow(h.term(), h.from(), h.to()));
     register("AppendEntriesResponse", AppendEntriesResponse.class,
         (m, out) -> out.put("success", m.success()).put("matchIndex", m.matchIndex())
             .put("rejectedIndex", m.rejectedIndex()).put("conflictTerm", m.conflictTerm())

@@ -61,6 +61,7 @@ class RaftWireTest {
         new Message.ProposeResponse(5, "c", "b", 18,
             dev.raftvertx.core.ProposeResult.Status.NOT_LEADER, 0, 0, null),
         new Message.ReadIndexRequest(5, "b", "a", 99),
+        new Message.TimeoutNow(7, "a", "b"),
         new Message.ReadIndexResponse(5, "a", "b", 99, true, 44),
         new Message.ReadIndexResponse(5, "a", "b", 100, false, 0));
   }
