@@ -38,10 +38,10 @@
   }
   const token = () => sessionStorage.getItem(TOKEN_KEY) || '';
 
-  async function adminPost(path, body) {
+  async function adminPost(path, body, method) {
     const headers = { 'Authorization': 'Bearer ' + token() };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
-    const r = await fetch(path, { method: 'POST', headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const r = await fetch(path, { method: method || 'POST', headers, body: body === undefined ? undefined : JSON.stringify(body) });
     let json = {};
     try { json = await r.json(); } catch (e) { json = { error: 'HTTP ' + r.status }; }
     if (r.status === 401) {
@@ -124,7 +124,10 @@
       if (dirty.timeline.length) renderTimeline(false);
       if (dirty.plots) renderPlots();
       if (dirty.admin) { renderAdmin(); for (const id of state.nodes.keys()) renderNode(id); }
-      if (dirty.cluster) renderCluster();
+      if (dirty.cluster) {
+        renderCluster();
+        for (const id of state.nodes.keys()) if (!dirty.nodes.has(id)) renderNode(id);
+      }
     }
     dirty.all = false; dirty.nodes.clear(); dirty.timeline = []; dirty.plots = false;
     dirty.admin = false; dirty.cluster = false;
@@ -196,8 +199,12 @@
     const badges = [];
     if (n.partitioned) badges.push(el('span', 'badge', 'partitioned'));
     if (n.error) badges.push(el('span', 'badge halted', 'halted'));
+    const member = membership(id);
+    if (member === 'learner') badges.push(el('span', 'badge learner', 'learner'));
+    if (member === 'none') badges.push(el('span', 'badge', 'not a member'));
     parts.badges.replaceChildren(...badges);
-    const sig = [n.state, n.partitioned, n.faults, !!token(), state.admin.tokenConfigured, state.admin.nodeControl].join();
+    const sig = [n.state, n.role, n.partitioned, n.faults, !!token(), state.admin.tokenConfigured,
+      state.admin.nodeControl, membership(id), !!state.cluster.leader].join();
     if (sig !== parts.sig) {
       const fresh = actionsFor(n);
       parts.actions.replaceWith(fresh);
@@ -285,6 +292,13 @@
     return t;
   }
 
+  function membership(id) {
+    const conf = state.cluster.configuration || {};
+    if ((conf.voters || []).includes(id) || (conf.outgoingVoters || []).includes(id)) return 'voter';
+    if ((conf.learners || []).includes(id)) return 'learner';
+    return conf.voters ? 'none' : 'unknown';
+  }
+
   function actionsFor(n) {
     const box = el('div', 'actions');
     if (!state.admin.tokenConfigured || n.state === 'remote') return box;
@@ -307,6 +321,11 @@
       if (n.partitioned) button('Heal', 'heal');
       else button('Partition', 'partition');
     }
+    const member = membership(n.id);
+    if (n.state === 'running' && member === 'voter' && n.role === 'follower' && state.cluster.leader) {
+      button('Make leader', 'transfer');
+    }
+    if (member === 'voter' || member === 'learner') button('Remove', 'remove', 'danger');
     return box;
   }
 
@@ -314,7 +333,9 @@
     button.disabled = true;
     const out = $('propose-result');
     try {
-      await adminPost('api/nodes/' + encodeURIComponent(id) + '/' + action);
+      if (action === 'transfer') await adminPost('api/cluster/leader', { id });
+      else if (action === 'remove') await adminPost('api/cluster/members/' + encodeURIComponent(id), undefined, 'DELETE');
+      else await adminPost('api/nodes/' + encodeURIComponent(id) + '/' + action);
       out.dataset.ok = 'true';
       out.textContent = id + ': ' + action + ' done';
     } catch (e) {
@@ -343,7 +364,7 @@
       : 'Actions need the admin token printed at start-up.';
     $('token-form').hidden = unlocked;
     $('propose-value').placeholder = state.options.proposeHint || 'command';
-    for (const id of ['propose-value', 'propose-node', 'propose-btn']) $(id).disabled = !unlocked;
+    for (const id of ['propose-value', 'propose-node', 'propose-btn', 'add-id', 'add-role', 'add-btn']) $(id).disabled = !unlocked;
   }
 
   function timelineText(t) {
@@ -451,6 +472,25 @@
       if (t) sessionStorage.setItem(TOKEN_KEY, t);
       $('token').value = '';
       dirty.admin = true; schedule();
+    });
+    $('add-form').addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const id = $('add-id').value.trim();
+      const out = $('propose-result');
+      if (!id) return;
+      $('add-btn').disabled = true;
+      out.dataset.ok = ''; out.textContent = 'adding ' + id + '…';
+      try {
+        await adminPost('api/cluster/members', { id, role: $('add-role').value });
+        out.dataset.ok = 'true';
+        out.textContent = id + ' added as a ' + $('add-role').value;
+        $('add-id').value = '';
+      } catch (err) {
+        out.dataset.ok = 'false';
+        out.textContent = 'adding ' + id + ' failed: ' + err.message;
+      } finally {
+        $('add-btn').disabled = !token();
+      }
     });
     $('propose-form').addEventListener('submit', async (e) => {
       e.preventDefault();

@@ -93,6 +93,8 @@ public final class KvMain implements Callable<Integer>, NodeControl {
   private final Map<String, Boolean> busy = new ConcurrentHashMap<>();
   private WebUi webUi;
   private HttpServer uiServer;
+  /** The embedded cluster's data directory (parent of the nodes' directories). */
+  private String embeddedDataDir = "data";
 
   /**
    * @param args the command line
@@ -176,6 +178,7 @@ public final class KvMain implements Callable<Integer>, NodeControl {
     }
     int firstPort = httpPort != null ? httpPort : 8081;
     String parent = dataDir != null ? dataDir : "data";
+    embeddedDataDir = parent;
     Future<?> all = Future.succeededFuture();
     for (int i = 1; i <= 3; i++) {
       String nodeId = "n" + i;
@@ -299,6 +302,17 @@ public final class KvMain implements Callable<Integer>, NodeControl {
 
   @Override
   public Future<RaftNode> start(String nodeId) {
+    if (id == null && !nodeOptions.containsKey(nodeId) && nodeId.matches("[A-Za-z0-9_-]{1,32}")) {
+      // The web UI's "add node": a new member of the embedded cluster starts empty and waits to
+      // be added (RaftOptions.setJoin); the leader then adds it.
+      Map<String, String> members = new LinkedHashMap<>();
+      for (String known : nodeOptions.keySet()) {
+        members.put(known, "local");
+      }
+      members.put(nodeId, "local");
+      nodeOptions.putIfAbsent(nodeId, options(nodeId, members, embeddedDataDir + "/" + nodeId)
+          .setTransport(RaftOptions.TransportKind.EVENT_BUS).setJoin(true));
+    }
     RaftOptions o = nodeOptions.get(nodeId);
     if (o == null || nodes.containsKey(nodeId) || busy.putIfAbsent(nodeId, Boolean.TRUE) != null) {
       return Future.failedFuture(new IllegalArgumentException("node " + nodeId

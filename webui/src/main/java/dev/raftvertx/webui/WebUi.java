@@ -67,9 +67,11 @@ import java.util.function.Function;
  *       id}} (encoded by {@link #commandEncoder}). Answers are JSON; errors are
  *       {@code {"error", "code"}}.</li>
  * </ul>
- * Membership changes ({@code POST /api/cluster/members}, {@code DELETE
- * /api/cluster/members/{id}}) and leadership transfer ({@code POST /api/cluster/leader}) are not
- * offered: raft-vertx has no API for them yet.
+ * Membership, through the leader, with the same token: {@code POST /api/cluster/members} with
+ * {@code {"id": "n4", "address": optional, "role": "voter" (default) or "learner"}} (with a
+ * {@link NodeControl}, a node not running here is first started empty, waiting to be added),
+ * {@code DELETE /api/cluster/members/{id}}, and {@code POST /api/cluster/leader} with
+ * {@code {"id": "n2"}} to transfer leadership.
  *
  * <p><b>Where the data comes from:</b> each node's {@link RaftNode#status()},
  * {@link RaftNode#logTail(int, int)} and {@link RaftNode#stats()}. The events a node publishes on
@@ -338,6 +340,10 @@ public final class WebUi {
     r.post("/api/nodes/:id/partition").handler(rc -> admin(rc, this::partition));
     r.post("/api/nodes/:id/heal").handler(rc -> admin(rc, this::heal));
     r.post("/api/propose").handler(this::propose);
+    r.post("/api/cluster/members").handler(this::addMember);
+    r.delete("/api/cluster/members/:id").handler(AdminAuthHandler.create(options.getAdminToken()))
+        .handler(rc -> admin(rc, this::removeMember));
+    r.post("/api/cluster/leader").handler(this::transferLeadership);
     r.route("/api/*").handler(rc -> json(rc, 404, error("no such endpoint: "
         + rc.request().method() + " " + rc.request().path(), "NOT_FOUND")));
     r.route("/api/*").failureHandler(rc -> {
@@ -480,6 +486,8 @@ public final class WebUi {
       int status = switch (re.error()) {
         case OVERLOADED -> 429;
         case TOO_LARGE -> 413;
+        case CHANGE_IN_PROGRESS -> 409;
+        case INVALID_CHANGE -> 400;
         default -> 503;
       };
       json(rc, status, error(re.getMessage(), re.error().name())
@@ -614,14 +622,105 @@ public final class WebUi {
     }
     return ui(target.propose(command)).map(c -> {
       action(target.id(), "proposed \"" + cut(value) + "\": committed at index " + c.index());
-      for (NodeEntry e : nodes.values()) {
-        if (e.node != null) {
-          markDirty(e.id);
-        }
-      }
+      markAllDirty();
       return new JsonObject().put("index", c.index()).put("node", target.id())
           .put("result", c.result() == null ? null : c.result().toString(StandardCharsets.UTF_8));
     });
+  }
+
+  private void addMember(RoutingContext rc) {
+    JsonObject body = jsonBody(rc);
+    if (body == null || !(body.getValue("id") instanceof String id) || id.isBlank()
+        || body.getValue("address") != null && !(body.getValue("address") instanceof String)
+        || !List.of("voter", "learner").contains(body.getString("role", "voter"))) {
+      json(rc, 400, error("expected JSON {\"id\": string, \"address\": optional string,"
+          + " \"role\": \"voter\" or \"learner\"}", "BAD_REQUEST"));
+      return;
+    }
+    String address = body.getString("address", "local");
+    boolean voter = "voter".equals(body.getString("role", "voter"));
+    Context rcContext = Vertx.currentContext();
+    onUi(() -> addMember(id, address, voter)).onComplete(ar -> rcContext.runOnContext(v ->
+        reply(rc, ar)));
+  }
+
+  private Future<JsonObject> addMember(String id, String address, boolean voter) {
+    RaftNode leader = runningLeader();
+    NodeEntry e = nodes.get(id);
+    NodeControl c = control;
+    Future<Void> ready = Future.succeededFuture();
+    if (c != null && (e == null || "remote".equals(e.state) || "stopped".equals(e.state))) {
+      NodeEntry entry = nodes.computeIfAbsent(id, k -> new NodeEntry(k, "starting"));
+      entry.state = "starting";
+      markDirty(id);
+      ready = ui(c.start(id)).map(node -> {
+        attach(node);
+        action(id, "started empty, waiting to be added");
+        return null;
+      });
+    }
+    return ready.compose(v -> {
+      action(id, "being added as a " + (voter ? "voter" : "learner"));
+      return ui(voter ? leader.addVoter(id, address) : leader.addLearner(id, address));
+    }).map(v -> {
+      action(id, "added as a " + (voter ? "voter" : "learner"));
+      markAllDirty();
+      return new JsonObject().put("added", id).put("role", voter ? "voter" : "learner");
+    });
+  }
+
+  private Future<JsonObject> removeMember(String id) {
+    RaftNode leader = runningLeader();
+    action(id, "being removed");
+    return ui(leader.removeMember(id)).map(v -> {
+      action(id, "removed from the configuration");
+      markAllDirty();
+      return new JsonObject().put("removed", id);
+    });
+  }
+
+  private void transferLeadership(RoutingContext rc) {
+    JsonObject body = jsonBody(rc);
+    if (body == null || !(body.getValue("id") instanceof String id) || id.isBlank()) {
+      json(rc, 400, error("expected JSON {\"id\": the voter to hand leadership to}",
+          "BAD_REQUEST"));
+      return;
+    }
+    Context rcContext = Vertx.currentContext();
+    onUi(() -> {
+      RaftNode leader = runningLeader();
+      action(id, "leadership transfer from " + leader.id() + " requested");
+      return ui(leader.transferLeadership(id)).map(v -> {
+        markAllDirty();
+        return new JsonObject().put("leader", id);
+      });
+    }).onComplete(ar -> rcContext.runOnContext(v -> reply(rc, ar)));
+  }
+
+  private static JsonObject jsonBody(RoutingContext rc) {
+    try {
+      return rc.body().asJsonObject();
+    } catch (DecodeException | ClassCastException e) {
+      return null;
+    }
+  }
+
+  private void markAllDirty() {
+    for (NodeEntry e : nodes.values()) {
+      if (e.node != null) {
+        markDirty(e.id);
+      }
+    }
+  }
+
+  /** @return the running leader of the highest term (membership changes go through it) */
+  private RaftNode runningLeader() {
+    RaftNode l = leaderNode();
+    NodeEntry e = nodes.get(l.id());
+    if (e == null || e.view == null || !"leader".equals(e.view.getString("role"))) {
+      throw new HttpError(503, "NO_LEADER", "no leader is running in this process");
+    }
+    return l;
   }
 
   /** @return the running leader of the highest term, else any running node (it forwards) */

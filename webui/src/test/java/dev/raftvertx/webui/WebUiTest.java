@@ -451,6 +451,63 @@ class WebUiTest {
   }
 
   @Test
+  void membershipChangesAndLeadershipTransferGoThroughTheLeader() {
+    startCluster(3, new WebUiOptions().setAdminToken(TOKEN));
+    String leader = awaitLeader();
+    List<String> followers = nodes.keySet().stream().filter(id -> !id.equals(leader)).sorted()
+        .toList();
+
+    assertEquals(401, await(client.delete(port, "127.0.0.1", "/api/cluster/members/n1").send())
+        .statusCode(), "removal needs the token too");
+    assertEquals(400, post("/api/cluster/leader", TOKEN, new JsonObject()).statusCode());
+
+    String target = followers.get(0);
+    HttpResponse<Buffer> moved = post("/api/cluster/leader", TOKEN, new JsonObject()
+        .put("id", target));
+    assertEquals(200, moved.statusCode(), moved.bodyAsString());
+    eventually("the transfer shows", () -> target.equals(cluster().getJsonObject("cluster")
+        .getString("leader")));
+
+    String removed = leader;
+    HttpResponse<Buffer> r = await(client.delete(port, "127.0.0.1", "/api/cluster/members/"
+        + removed).putHeader("Authorization", "Bearer " + TOKEN).send());
+    assertEquals(200, r.statusCode(), r.bodyAsString());
+    eventually("the configuration lacks " + removed, () -> !cluster().getJsonObject("cluster")
+        .getJsonObject("configuration").getJsonArray("voters").contains(removed));
+
+    ui.nodeControl(new NodeControl() {
+      @Override
+      public Future<Void> stop(String nodeId) {
+        return nodes.remove(nodeId).close();
+      }
+
+      @Override
+      public Future<RaftNode> start(String nodeId) {
+        Map<String, String> peers = new LinkedHashMap<>();
+        for (String id : List.of("n1", "n2", "n3", nodeId)) {
+          peers.put(id, "local");
+        }
+        RaftOptions o = new RaftOptions().setNodeId(nodeId).setClusterId("ui").setPeers(peers)
+            .setDataDir(dir.resolve(nodeId).toString()).setJoin(true);
+        return RaftNode.deploy(vertx, o, new Counter()).onSuccess(n -> nodes.put(nodeId, n));
+      }
+    });
+    HttpResponse<Buffer> added = post("/api/cluster/members", TOKEN, new JsonObject()
+        .put("id", "n4"));
+    assertEquals(200, added.statusCode(), added.bodyAsString());
+    JsonObject c = cluster();
+    assertTrue(c.getJsonObject("cluster").getJsonObject("configuration").getJsonArray("voters")
+        .contains("n4"), c.encodePrettily());
+    eventually("n4 follows", () -> {
+      JsonObject n4 = node(cluster(), "n4");
+      return n4 != null && "running".equals(n4.getString("state"))
+          && target.equals(n4.getString("leaderId"));
+    });
+    assertTrue(cluster().getJsonArray("timeline").stream().map(JsonObject.class::cast)
+        .anyMatch(t -> "added as a voter".equals(t.getString("text"))));
+  }
+
+  @Test
   void optionsRoundTripThroughJson() {
     WebUiOptions o = new WebUiOptions().setAdminToken("t").setLogTailEntries(7)
         .setEntryPreviewBytes(9).setMaxPushesPerSecond(3).setHistorySeconds(60)
