@@ -123,6 +123,22 @@ async function main() {
   { timeout: STEP_MS });
   log(`partitioned and healed ${follower}`);
 
+  // 6. Hand leadership to a follower ("Make leader"), then add a fourth node as a voter.
+  const heir = await page.evaluate(() =>
+    document.querySelector('.node[data-state="running"][data-role="follower"] button[data-action="transfer"]').dataset.node);
+  await page.click(`.node[data-node="${heir}"] button[data-action="transfer"]`);
+  await page.waitForFunction((id) => document.querySelector(`.node[data-node="${id}"]`).dataset.role === 'leader'
+    && document.getElementById('cluster-leader').textContent === id, heir, { timeout: STEP_MS });
+  log(`transferred leadership to ${heir}`);
+  await page.fill('#add-id', 'n4');
+  await page.click('#add-btn');
+  await page.waitForFunction(() => {
+    const card = document.querySelector('.node[data-node="n4"]');
+    return card && card.dataset.state === 'running' && card.dataset.role === 'follower'
+      && document.getElementById('cluster-voters').textContent.split(' ').includes('n4');
+  }, null, { timeout: 60_000 });
+  log('added n4 as a voter');
+
   // 6. Under a burst of writes the page keeps rendering (no frame gap over 1 s) and the log views
   //    keep up.
   if (KV_URLS.length) {
@@ -142,12 +158,12 @@ async function main() {
     const maxGap = await page.evaluate(() => { window.__gaps.stop = true; return window.__gaps.max; });
     const commit = await page.evaluate(() => Number(document.getElementById('cluster-commit').textContent));
     log(`load: ${written} writes in 4 s; longest frame gap ${maxGap.toFixed(0)} ms; page shows commit ${commit}`);
-    if (written < 100) throw new Error(`only ${written} writes succeeded under load`);
+    if (written < 50) throw new Error(`only ${written} writes succeeded under load`);
     if (maxGap > 1_000) throw new Error(`the page froze for ${maxGap.toFixed(0)} ms under load`);
   }
 
   // The picture for the README: settle, then shoot.
-  await page.waitForFunction(() => document.querySelectorAll('.node[data-state="running"]').length === 3
+  await page.waitForFunction(() => document.querySelectorAll('.node[data-state="running"]').length === 4
     && document.querySelectorAll('.node[data-role="leader"]').length === 1, null, { timeout: STEP_MS });
   await new Promise((r) => setTimeout(r, 1_500));
   await page.screenshot({ path: SCREENSHOT, fullPage: true });
