@@ -289,6 +289,14 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     return !stopped && haltReason == null && core != null;
   }
 
+  /** The refusal of work while not active: STOPPED, naming the reason if the node halted. */
+  private RaftException refused() {
+    String reason = haltReason;
+    return reason == null ? RaftException.of(RaftError.STOPPED, null)
+        : new RaftException(RaftError.STOPPED, null, "the node halted and takes no more work ("
+            + reason + "); the command was not applied");
+  }
+
   // =====================================================================================
   // Inputs
   // =====================================================================================
@@ -542,7 +550,7 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     });
     onContext(v -> {
       if (!active()) {
-        promise.fail(RaftException.of(RaftError.STOPPED, null));
+        promise.fail(refused());
         return;
       }
       Applier.Completion completion = new Applier.Completion() {
@@ -587,7 +595,7 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     Promise<Buffer> promise = Promise.promise();
     onContext(v -> {
       if (!active()) {
-        promise.fail(RaftException.of(RaftError.STOPPED, null));
+        promise.fail(refused());
         return;
       }
       long readId = ++nextRequestId;
@@ -607,7 +615,7 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     Promise<Buffer> promise = Promise.promise();
     onContext(v -> {
       if (!active()) {
-        promise.fail(RaftException.of(RaftError.STOPPED, null));
+        promise.fail(refused());
         return;
       }
       answerRead(new PendingRead(query, promise));
@@ -711,7 +719,7 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     Promise<Void> promise = Promise.promise();
     onContext(v -> {
       if (!active()) {
-        promise.fail(RaftException.of(RaftError.STOPPED, null));
+        promise.fail(refused());
         return;
       }
       try {
