@@ -373,6 +373,9 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
           }
         });
       }
+      if (!active()) {
+        return; // a write failed at once and halted the node: send nothing more
+      }
       for (Message m : r.messages()) {
         if (m instanceof Message.AppendEntriesRequest a) {
           stats.appendEntriesSent(a.entries().size());

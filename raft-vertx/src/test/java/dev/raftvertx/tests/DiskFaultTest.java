@@ -82,6 +82,32 @@ class DiskFaultTest {
   final Map<String, AtomicLong> sentTo = new ConcurrentHashMap<>();
   final Map<String, AtomicLong> voteRequestsTo = new ConcurrentHashMap<>();
 
+  /**
+   * Messages each node had sent when it logged its halt (taken on the node's thread, inside the
+   * halt): nothing may follow, not even the rest of the event-loop turn in which it halted.
+   */
+  final Map<String, Long> sentWhenHalted = new ConcurrentHashMap<>();
+  private final Logger nodeLogger = Logger.getLogger(RaftNodeImpl.class.getName());
+  private final Handler haltHandler = new Handler() {
+    @Override
+    public void publish(LogRecord record) {
+      String m = record.getMessage();
+      for (String id : IDS) {
+        if (m != null && m.startsWith("node " + id + " halted: ")) {
+          sentWhenHalted.putIfAbsent(id, sent(sentBy, id));
+        }
+      }
+    }
+
+    @Override
+    public void flush() {
+    }
+
+    @Override
+    public void close() {
+    }
+  };
+
   private final Logger blockedThreadLogger =
       Logger.getLogger("io.vertx.core.impl.BlockedThreadChecker");
   private final List<String> blockedThreadWarnings = Collections.synchronizedList(
@@ -122,6 +148,7 @@ class DiskFaultTest {
   void startCluster(Vertx vertx) {
     this.vertx = vertx;
     blockedThreadLogger.addHandler(blockedThreadHandler);
+    nodeLogger.addHandler(haltHandler);
     vertx.eventBus().addOutboundInterceptor((DeliveryContext<Object> dc) -> {
       if (dc.body() instanceof Message m) {
         sentBy.computeIfAbsent(m.from(), k -> new AtomicLong()).incrementAndGet();
@@ -153,6 +180,7 @@ class DiskFaultTest {
       }
     } finally {
       blockedThreadLogger.removeHandler(blockedThreadHandler);
+      nodeLogger.removeHandler(haltHandler);
     }
     assertEquals(List.of(), blockedThreadWarnings, "an event loop was blocked");
   }
@@ -441,6 +469,8 @@ class DiskFaultTest {
     eventually(id + " still receives messages", () -> sent(sentTo, id) > toBefore + 20);
     pause(1_000); // ten heartbeat intervals, in which a running node would have answered
     assertEquals(sentAtHalt, sent(sentBy, id), "the halted node sent a message");
+    assertEquals(sentWhenHalted.get(id), sent(sentBy, id),
+        "the node sent messages after it halted, in the event-loop turn of the halt");
     assertEquals(diskEventsAtHalt, disks.get(id).events(), "the halted node used its disk");
     NodeStatus now = status(id);
     assertEquals(halted.term(), now.term(), "term");
