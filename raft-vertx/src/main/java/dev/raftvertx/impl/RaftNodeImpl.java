@@ -428,6 +428,14 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     return !stopped && haltReason == null && core != null;
   }
 
+  /** The refusal of work while not active: STOPPED, naming the reason if the node halted. */
+  private RaftException refused() {
+    String reason = haltReason;
+    return reason == null ? RaftException.of(RaftError.STOPPED, null)
+        : new RaftException(RaftError.STOPPED, null, "the node halted and takes no more work ("
+            + reason + "); the command was not applied");
+  }
+
   // =====================================================================================
   // Inputs
   // =====================================================================================
@@ -528,6 +536,9 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
             scheduleDrain();
           }
         });
+      }
+      if (!active()) {
+        return; // a write failed at once and halted the node: send nothing more
       }
       for (Message m : r.messages()) {
         if (m instanceof Message.AppendEntriesRequest a) {
@@ -845,7 +856,7 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     });
     onContext(v -> {
       if (!active()) {
-        promise.fail(RaftException.of(RaftError.STOPPED, null));
+        promise.fail(refused());
         return;
       }
       Applier.Completion completion = new Applier.Completion() {
@@ -890,7 +901,7 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     Promise<Buffer> promise = Promise.promise();
     onContext(v -> {
       if (!active()) {
-        promise.fail(RaftException.of(RaftError.STOPPED, null));
+        promise.fail(refused());
         return;
       }
       long readId = ++nextRequestId;
@@ -910,7 +921,7 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     Promise<Buffer> promise = Promise.promise();
     onContext(v -> {
       if (!active()) {
-        promise.fail(RaftException.of(RaftError.STOPPED, null));
+        promise.fail(refused());
         return;
       }
       answerRead(new PendingRead(query, promise));
@@ -1014,7 +1025,7 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     Promise<Void> promise = Promise.promise();
     onContext(v -> {
       if (!active()) {
-        promise.fail(RaftException.of(RaftError.STOPPED, null));
+        promise.fail(refused());
         return;
       }
       try {
