@@ -20,6 +20,7 @@ import picocli.CommandLine.Option;
  * {@code --id} one node of a cluster of processes talking over the TCP event-bus bridge.
  */
 @Command(name = "sample-app", mixinStandardHelpOptions = true,
+    subcommands = dev.raftvertx.kv.bench.Bench.class,
     description = "A replicated key-value store on raft-vertx.")
 public final class KvMain implements Callable<Integer> {
 
@@ -57,6 +58,10 @@ public final class KvMain implements Callable<Integer> {
   @Option(names = "--join", description = "start empty as a non-member and wait to be added"
       + " (POST /cluster/members on the leader); ignored once the node has a log")
   boolean join;
+
+  @Option(names = "--bench-agent-port", hidden = true, description = "used by the bench command:"
+      + " serve its embedded load generator on this port")
+  Integer benchAgentPort;
 
   private Vertx vertx;
   private final List<RaftNode> nodes = new ArrayList<>();
@@ -125,7 +130,9 @@ public final class KvMain implements Callable<Integer> {
     int port = httpPort != null ? httpPort : 8080;
     RaftOptions o = options(id, peers, dataDir != null ? dataDir : "data/" + id)
         .setTransport(RaftOptions.TransportKind.TCP).setJoin(join);
-    return startNode(o, port).onSuccess(v -> System.out.println("node " + id + " running: http://"
+    return startNode(o, port).compose(v -> benchAgentPort == null ? Future.succeededFuture()
+        : dev.raftvertx.kv.bench.BenchAgent.start(vertx, nodes.get(0), httpHost, benchAgentPort))
+        .onSuccess(v -> System.out.println("node " + id + " running: http://"
         + httpHost + ":" + port + "/status, Raft bridge on " + peers.get(id)));
   }
 
