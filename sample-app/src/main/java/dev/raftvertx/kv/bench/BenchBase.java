@@ -29,7 +29,8 @@ abstract class BenchBase {
 
   @Option(names = "--node-jvm-opts", defaultValue = "-Xms512m -Xmx512m -XX:+UseG1GC"
       + " -XX:+ExitOnOutOfMemoryError", description = "JVM options of each node process"
-      + " (default: ${DEFAULT-VALUE}, as the peers' benchmarks)")
+      + " (default: ${DEFAULT-VALUE}, as the peers' benchmarks); {id} stands for the node id,"
+      + " e.g. -XX:StartFlightRecording=filename=/tmp/{id}.jfr")
   String nodeJvmOptions;
 
   @Option(names = "--node-arg", description = "an extra sample-app option for every node,"

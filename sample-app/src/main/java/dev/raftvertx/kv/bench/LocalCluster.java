@@ -122,7 +122,9 @@ final class LocalCluster implements AutoCloseable {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     List<String> cmd = new ArrayList<>();
     cmd.add(java);
-    cmd.addAll(jvmOptions);
+    for (String o : jvmOptions) {
+      cmd.add(o.replace("{id}", id)); // e.g. -XX:StartFlightRecording=filename=/tmp/{id}.jfr
+    }
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), KvMain.class.getName(),
         "--id", id, "--peers", peers, "--http-port", String.valueOf(n.httpPort()),
         "--data-dir", n.dataDir().toString(), "--cluster-id", "raft-bench",
