@@ -13,6 +13,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.internal.ContextInternal;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
@@ -189,7 +190,7 @@ public final class FileRaftStorage implements RaftStorage {
       if (context != null) {
         return Future.failedFuture(new IllegalStateException("open() may be called only once"));
       }
-      context = vertx.getOrCreateContext();
+      context = base(vertx.getOrCreateContext());
     }
     return onContext(() -> doOpen(clusterId, nodeId));
   }
@@ -783,15 +784,24 @@ public final class FileRaftStorage implements RaftStorage {
     return Path.of(dir, name).toString();
   }
 
-  /** Runs the action on the storage's context, at once if already there. */
+  /**
+   * Runs the action on the storage's context, at once if already there. A duplicated context of
+   * it (Vert.x runs timers and event-bus handlers on those) counts as there: queueing a write from
+   * one while writes from the context itself run at once would reorder them.
+   */
   private <T> Future<T> onContext(Supplier<Future<T>> action) {
     Context ctx = context;
-    if (Vertx.currentContext() == ctx) {
+    Context current = Vertx.currentContext();
+    if (current != null && base(current) == ctx) {
       return guarded(action);
     }
     Promise<T> promise = Promise.promise();
     ctx.runOnContext(v -> guarded(action).onComplete(promise));
     return promise.future();
+  }
+
+  private static Context base(Context c) {
+    return c instanceof ContextInternal ci ? ci.unwrap() : c;
   }
 
   private static <T> Future<T> guarded(Supplier<Future<T>> action) {
