@@ -52,11 +52,11 @@ public final class Bench extends BenchBase implements Callable<Integer> {
       description = "measuring seconds per configuration; default ${DEFAULT-VALUE}")
   double duration;
 
-  @Option(names = "--warmup", defaultValue = "3",
+  @Option(names = "--warmup", defaultValue = "2",
       description = "warm-up seconds before each configuration; default ${DEFAULT-VALUE}")
   double warmup;
 
-  @Option(names = "--initial-warmup", defaultValue = "8", description = "seconds of writes at"
+  @Option(names = "--initial-warmup", defaultValue = "15", description = "seconds of writes at"
       + " C=16 (then half as long of reads) per mode before the first configuration, unreported,"
       + " for the JIT; default ${DEFAULT-VALUE}")
   double initialWarmup;
@@ -69,8 +69,9 @@ public final class Bench extends BenchBase implements Callable<Integer> {
       + " HTTP_1_1 (pipelined) or HTTP_2; default ${DEFAULT-VALUE}")
   KvClientOptions.Protocol protocol;
 
-  @Option(names = "--client-connections", defaultValue = "4",
-      description = "remote client: connections to the leader; default ${DEFAULT-VALUE}")
+  @Option(names = "--client-connections", defaultValue = "0", description = "remote client:"
+      + " connections to the leader; default 0: as many as operations in flight (a Vert.x"
+      + " HTTP/1.1 server answers a connection's pipelined requests one after another)")
   int connections;
 
   private KvClient client;
@@ -98,9 +99,7 @@ public final class Bench extends BenchBase implements Callable<Integer> {
       System.out.println("INFO nodes " + cluster.ids() + " pids " + cluster.pids()
           + " http " + cluster.httpEndpoints() + " jvm " + nodeJvmOptions);
       vertx = Vertx.vertx();
-      client = KvClient.create(vertx, new KvClientOptions().setEndpoints(cluster.httpEndpoints())
-          .setProtocol(protocol).setConnections(connections)
-          .setPipeliningLimit(Math.max(16, 256 / Math.max(1, connections))));
+      client = client(1);
       awaitReady();
       for (String m : modes) {
         if (initialWarmup > 0) {
@@ -189,17 +188,34 @@ public final class Bench extends BenchBase implements Callable<Integer> {
     return m.equals("remote") ? remote(s) : embedded(s);
   }
 
-  private ClosedLoop.Measurement remote(LoadSpec s) throws InterruptedException {
-    Buffer value = Buffer.buffer(LoadSpec.value(s.payload()));
-    ClosedLoop.Operation operation = s.write()
-        ? slot -> client.put(LoadSpec.key(slot), value)
-        : slot -> client.get(LoadSpec.READ_KEY, s.stale());
-    ClosedLoop loop = new ClosedLoop(vertx, operation, s.clients());
-    ClosedLoop.Measurement m = loop.run(s.warmupSeconds(), s.seconds(), cpuProbe());
-    if (m.errors() > 0) {
-      System.out.println("INFO " + m.errors() + " errors, the last: " + loop.lastError());
+  /**
+   * A client for C operations in flight, unless --client-connections says otherwise: HTTP/1.1 a
+   * connection each, HTTP/2 a connection per 100 streams (the server's default stream limit).
+   */
+  private KvClient client(int inFlight) {
+    int n = connections > 0 ? connections
+        : protocol == KvClientOptions.Protocol.HTTP_2 ? (inFlight + 99) / 100 : inFlight;
+    return KvClient.create(vertx, new KvClientOptions().setEndpoints(cluster.httpEndpoints())
+        .setProtocol(protocol).setConnections(n)
+        .setPipeliningLimit(Math.max(1, (inFlight + n - 1) / n)));
+  }
+
+  private ClosedLoop.Measurement remote(LoadSpec s) throws Exception {
+    KvClient load = client(s.clients());
+    try {
+      Buffer value = Buffer.buffer(LoadSpec.value(s.payload()));
+      ClosedLoop.Operation operation = s.write()
+          ? slot -> load.put(LoadSpec.key(slot), value)
+          : slot -> load.get(LoadSpec.READ_KEY, s.stale());
+      ClosedLoop loop = new ClosedLoop(vertx, operation, s.clients());
+      ClosedLoop.Measurement m = loop.run(s.warmupSeconds(), s.seconds(), cpuProbe());
+      if (m.errors() > 0) {
+        System.out.println("INFO " + m.errors() + " errors, the last: " + loop.lastError());
+      }
+      return m;
+    } finally {
+      load.close().await(10, TimeUnit.SECONDS);
     }
-    return m;
   }
 
   /** Asks the load generator inside the leader's process to run the configuration. */
