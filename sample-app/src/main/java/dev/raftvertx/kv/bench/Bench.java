@@ -57,8 +57,8 @@ public final class Bench extends BenchBase implements Callable<Integer> {
   double warmup;
 
   @Option(names = "--initial-warmup", defaultValue = "15", description = "seconds of writes at"
-      + " C=16 (then half as long of reads) per mode before the first configuration, unreported,"
-      + " for the JIT; default ${DEFAULT-VALUE}")
+      + " C=16 (then half as long of reads) before the first configuration, unreported, for the"
+      + " JIT; a third of it before the second mode; default ${DEFAULT-VALUE}")
   double initialWarmup;
 
   @Option(names = "--payload", defaultValue = "100",
@@ -102,10 +102,11 @@ public final class Bench extends BenchBase implements Callable<Integer> {
       client = client(1);
       awaitReady();
       for (String m : modes) {
-        if (initialWarmup > 0) {
-          System.out.println("INFO " + m + ": initial warm-up " + initialWarmup + " s");
-          measure(m, new LoadSpec("write", "-", 16, payload, 0, initialWarmup));
-          measure(m, new LoadSpec("read", "linearizable", 16, payload, 0, initialWarmup / 2));
+        double w = m.equals(modes.get(0)) ? initialWarmup : initialWarmup / 3;
+        if (w > 0) {
+          System.out.println("INFO " + m + ": initial warm-up " + w + " s");
+          measure(m, new LoadSpec("write", "-", 16, payload, 0, w));
+          measure(m, new LoadSpec("read", "linearizable", 16, payload, 0, w / 2));
         }
         for (LoadSpec s : specs) {
           long term0 = maxTerm();

@@ -1,5 +1,6 @@
 package dev.raftvertx.kv.bench;
 
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.util.concurrent.TimeUnit;
@@ -134,6 +135,7 @@ public final class ClosedLoop {
     } catch (RuntimeException e) {
       f = Future.failedFuture(e);
     }
+    boolean[] returned = {false};
     f.onComplete(ar -> {
       long micros = (System.nanoTime() - start) / 1000;
       inFlight.decrementAndGet();
@@ -141,7 +143,19 @@ public final class ClosedLoop {
         if (measuring) {
           recorder.recordValue(Math.min(micros, MAX_MICROS));
         }
-        issue(slot);
+        if (returned[0]) {
+          issue(slot);
+        } else {
+          // Answered before issue() returned (a local read on the node's own context): issue
+          // the next one as a new task, so that the slot neither recurses nor keeps the event
+          // loop from its other work (ticks, I/O).
+          Context c = Vertx.currentContext();
+          if (c != null) {
+            c.runOnContext(v -> issue(slot));
+          } else {
+            vertx.runOnContext(v -> issue(slot));
+          }
+        }
       } else {
         lastError = ar.cause();
         if (measuring) {
@@ -152,5 +166,6 @@ public final class ClosedLoop {
         }
       }
     });
+    returned[0] = true;
   }
 }
