@@ -195,7 +195,15 @@ public final class KvClient {
     for (SocketAddress e : endpoints) {
       answers.add(status(e).otherwise((JsonObject) null));
     }
+    // Never let a discovery hang (a node that takes no requests): the calls waiting for it retry.
+    long timer = vertx.setTimer(options.getRequestTimeoutMillis(), id -> {
+      if (discovery.compareAndSet(promise.future(), null)) {
+        promise.tryFail(new KvClientException(503, "NO_LEADER", true, "no status answer within "
+            + options.getRequestTimeoutMillis() + " ms", null));
+      }
+    });
     Future.all(answers).onComplete(ar -> {
+      vertx.cancelTimer(timer);
       SocketAddress best = null;
       long bestTerm = -1;
       String hinted = null;
@@ -215,12 +223,12 @@ public final class KvClient {
       if (best == null && hinted != null) {
         best = byId.get(hinted);
       }
-      discovery.set(null);
+      discovery.compareAndSet(promise.future(), null);
       if (best == null) {
-        promise.fail(new KvClientException(503, "NO_LEADER", true, "no node knows a leader", null));
+        promise.tryFail(new KvClientException(503, "NO_LEADER", true, "no node knows a leader", null));
       } else {
         leader = best;
-        promise.complete(best);
+        promise.tryComplete(best);
       }
     });
     return promise.future();

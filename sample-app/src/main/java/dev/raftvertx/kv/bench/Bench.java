@@ -99,7 +99,8 @@ public final class Bench extends BenchBase implements Callable<Integer> {
       System.out.println("INFO nodes " + cluster.ids() + " pids " + cluster.pids()
           + " http " + cluster.httpEndpoints() + " jvm " + nodeJvmOptions);
       vertx = Vertx.vertx();
-      client = client(1);
+      client = KvClient.create(vertx, new KvClientOptions().setEndpoints(cluster.httpEndpoints())
+          .setConnections(4).setPipeliningLimit(1).setRequestTimeoutMillis(5000));
       awaitReady();
       for (String m : modes) {
         double w = m.equals(modes.get(0)) ? initialWarmup : initialWarmup / 3;
@@ -221,7 +222,12 @@ public final class Bench extends BenchBase implements Callable<Integer> {
 
   /** Asks the load generator inside the leader's process to run the configuration. */
   private ClosedLoop.Measurement embedded(LoadSpec s) throws Exception {
-    String leader = client.leader().await(10, TimeUnit.SECONDS);
+    String leader;
+    try {
+      leader = client.leader().await(20, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.TimeoutException e) {
+      throw new IllegalStateException("no leader found in 20 s", e);
+    }
     LocalCluster.Node node = cluster.node(cluster.idOf(leader));
     JsonObject cmd = new JsonObject().put("spec", s.toJson())
         .put("pids", new JsonArray(new ArrayList<Object>(cpuProbe().pids())))
@@ -237,7 +243,13 @@ public final class Bench extends BenchBase implements Callable<Integer> {
             return b.toJsonObject();
           }));
       long limit = (long) (s.warmupSeconds() + s.seconds()) + 60;
-      JsonObject json = answer.await(limit, TimeUnit.SECONDS);
+      JsonObject json;
+      try {
+        json = answer.await(limit, TimeUnit.SECONDS);
+      } catch (java.util.concurrent.TimeoutException e) {
+        throw new IllegalStateException("the embedded load generator on " + node.id()
+            + " did not answer in " + limit + " s", e);
+      }
       if (json.getLong("errors", 0L) > 0) {
         System.out.println("INFO " + json.getLong("errors") + " errors on " + node.id()
             + ", the last: " + json.getString("lastError"));
