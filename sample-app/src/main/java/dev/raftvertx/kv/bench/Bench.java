@@ -66,7 +66,7 @@ public final class Bench extends BenchBase implements Callable<Integer> {
   int payload;
 
   @Option(names = "--client-protocol", defaultValue = "HTTP_1_1", description = "remote client:"
-      + " HTTP_1_1 (pipelined) or HTTP_2; default ${DEFAULT-VALUE}")
+      + " HTTP_1_1 (keep-alive) or HTTP_2 (cleartext, prior knowledge); default ${DEFAULT-VALUE}")
   KvClientOptions.Protocol protocol;
 
   @Option(names = "--client-connections", defaultValue = "0", description = "remote client:"
