@@ -21,11 +21,42 @@ import java.util.SortedSet;
  * @param outgoingVoters voting members of C_old while joint, else empty
  * @param learners non-voting members
  * @param error why the node halted, or null while it runs
+ * @param clusterId the cluster id (events are published at
+ *     {@code raft.<clusterId>.<nodeId>.events})
+ * @param nextIndex on the leader, the next index it will send each follower; empty otherwise
+ * @param snapshotIndex index of the last entry covered by a snapshot (the log holds the entries
+ *     after it); 0 while no snapshot exists
  */
 public record NodeStatus(String id, String role, long term, String votedFor, String leaderId,
     long commitIndex, long lastApplied, long lastIndex, Map<String, Long> matchIndex,
     SortedSet<String> voters, SortedSet<String> outgoingVoters, SortedSet<String> learners,
-    String error) {
+    String error, String clusterId, Map<String, Long> nextIndex, long snapshotIndex) {
+
+  /**
+   * A status without the cluster id, next indexes and snapshot index (the first version of this
+   * record).
+   *
+   * @param id the node id
+   * @param role the role
+   * @param term the current term
+   * @param votedFor the vote in the current term, or null
+   * @param leaderId the leader, or null
+   * @param commitIndex the commit index
+   * @param lastApplied the last applied index
+   * @param lastIndex the last log index
+   * @param matchIndex the leader's match index per follower
+   * @param voters voters
+   * @param outgoingVoters voters of C_old while joint
+   * @param learners learners
+   * @param error why the node halted, or null
+   */
+  public NodeStatus(String id, String role, long term, String votedFor, String leaderId,
+      long commitIndex, long lastApplied, long lastIndex, Map<String, Long> matchIndex,
+      SortedSet<String> voters, SortedSet<String> outgoingVoters, SortedSet<String> learners,
+      String error) {
+    this(id, role, term, votedFor, leaderId, commitIndex, lastApplied, lastIndex, matchIndex,
+        voters, outgoingVoters, learners, error, null, Map.of(), 0);
+  }
 
   /** @return true if this node is the leader */
   public boolean isLeader() {
@@ -36,6 +67,8 @@ public record NodeStatus(String id, String role, long term, String votedFor, Str
   public JsonObject toJson() {
     JsonObject match = new JsonObject();
     matchIndex.forEach(match::put);
+    JsonObject next = new JsonObject();
+    nextIndex.forEach(next::put);
     return new JsonObject()
         .put("id", id)
         .put("role", role)
@@ -50,6 +83,9 @@ public record NodeStatus(String id, String role, long term, String votedFor, Str
             .put("voters", new JsonArray(java.util.List.copyOf(voters)))
             .put("outgoingVoters", new JsonArray(java.util.List.copyOf(outgoingVoters)))
             .put("learners", new JsonArray(java.util.List.copyOf(learners))))
-        .put("error", error);
+        .put("error", error)
+        .put("clusterId", clusterId)
+        .put("nextIndex", next)
+        .put("snapshotIndex", snapshotIndex);
   }
 }

@@ -8,6 +8,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import java.util.List;
 
 /**
  * One Raft node, deployed as a verticle in your Vert.x application.
@@ -154,6 +155,25 @@ public interface RaftNode {
 
   /** @return a future completed with this node's status */
   Future<NodeStatus> status();
+
+  /**
+   * The last entries of this node's log, for status pages: cheap (it copies at most
+   * {@code maxEntries} positions and {@code maxDataBytes} bytes of each payload).
+   *
+   * @param maxEntries most entries to return (the newest ones), at least 0
+   * @param maxDataBytes most payload bytes to copy per entry, at least 0
+   * @return a future completed with the entries in index order (committed or not; compare with
+   *     {@link NodeStatus#commitIndex()}), or failed with a {@link RaftException} once stopped
+   */
+  Future<List<LogEntryInfo>> logTail(int maxEntries, int maxDataBytes);
+
+  /**
+   * This node's counters and gauges, readable from any thread at no cost to the node (metrics,
+   * status pages).
+   *
+   * @return the node's live statistics
+   */
+  NodeStats stats();
 
   /**
    * Sets the handler of this node's events (role, leader, term changes; commits at most once a

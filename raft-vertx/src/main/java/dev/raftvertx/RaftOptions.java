@@ -57,6 +57,8 @@ public class RaftOptions {
   public static final long DEFAULT_MEMBERSHIP_TIMEOUT_MILLIS = 60_000;
   /** Default log segment size: 64 MiB. */
   public static final long DEFAULT_MAX_SEGMENT_BYTES = 64L << 20;
+  /** Default: no Micrometer metrics. */
+  public static final boolean DEFAULT_METRICS_ENABLED = false;
 
   private String nodeId;
   private String clusterId = DEFAULT_CLUSTER_ID;
@@ -78,6 +80,8 @@ public class RaftOptions {
   private int maxSessions = DEFAULT_MAX_SESSIONS;
   private int sessionResponseWindow = DEFAULT_SESSION_RESPONSE_WINDOW;
   private long maxSegmentBytes = DEFAULT_MAX_SEGMENT_BYTES;
+  private boolean metricsEnabled = DEFAULT_METRICS_ENABLED;
+  private String metricsRegistryName;
   private long learnerCatchUpMaxLag = DEFAULT_LEARNER_CATCH_UP_MAX_LAG;
   private long membershipTimeoutMillis = DEFAULT_MEMBERSHIP_TIMEOUT_MILLIS;
   private boolean join;
@@ -129,6 +133,8 @@ public class RaftOptions {
     maxSessions = json.getInteger("maxSessions", maxSessions);
     sessionResponseWindow = json.getInteger("sessionResponseWindow", sessionResponseWindow);
     maxSegmentBytes = json.getLong("maxSegmentBytes", maxSegmentBytes);
+    metricsEnabled = json.getBoolean("metricsEnabled", metricsEnabled);
+    metricsRegistryName = json.getString("metricsRegistryName", metricsRegistryName);
     learnerCatchUpMaxLag = json.getLong("learnerCatchUpMaxLag", learnerCatchUpMaxLag);
     membershipTimeoutMillis = json.getLong("membershipTimeoutMillis", membershipTimeoutMillis);
     join = json.getBoolean("join", join);
@@ -159,6 +165,8 @@ public class RaftOptions {
         .put("maxSessions", maxSessions)
         .put("sessionResponseWindow", sessionResponseWindow)
         .put("maxSegmentBytes", maxSegmentBytes)
+        .put("metricsEnabled", metricsEnabled)
+        .put("metricsRegistryName", metricsRegistryName)
         .put("learnerCatchUpMaxLag", learnerCatchUpMaxLag)
         .put("membershipTimeoutMillis", membershipTimeoutMillis)
         .put("join", join);
@@ -483,6 +491,42 @@ public class RaftOptions {
    */
   public RaftOptions setMaxSegmentBytes(long maxSegmentBytes) {
     this.maxSegmentBytes = maxSegmentBytes;
+    return this;
+  }
+
+  /** @return whether the node publishes its metrics to Vert.x's Micrometer registry */
+  public boolean isMetricsEnabled() {
+    return metricsEnabled;
+  }
+
+  /**
+   * Publishes the node's metrics ({@link dev.raftvertx.metrics.RaftMetrics}) to the Micrometer
+   * registry of Vert.x's metrics (vertx-micrometer-metrics, which must then be on the class path
+   * and enabled in the {@code VertxOptions}): the registry named by
+   * {@link #setMetricsRegistryName}, or Vert.x's default one. The node fails to deploy if no such
+   * registry exists. To use a registry of your own instead, leave this off and call
+   * {@link dev.raftvertx.metrics.RaftMetrics#bind}.
+   *
+   * @param metricsEnabled true to publish metrics
+   * @return a reference to this, so the API can be used fluently
+   */
+  public RaftOptions setMetricsEnabled(boolean metricsEnabled) {
+    this.metricsEnabled = metricsEnabled;
+    return this;
+  }
+
+  /** @return the name of the Vert.x Micrometer registry used, or null for the default one */
+  public String getMetricsRegistryName() {
+    return metricsRegistryName;
+  }
+
+  /**
+   * @param metricsRegistryName the {@code registryName} of the Vert.x {@code
+   *     MicrometerMetricsOptions} whose registry receives the node's metrics; null for the default
+   * @return a reference to this, so the API can be used fluently
+   */
+  public RaftOptions setMetricsRegistryName(String metricsRegistryName) {
+    this.metricsRegistryName = metricsRegistryName;
     return this;
   }
 

@@ -66,7 +66,11 @@ public final class Applier {
   };
 
   private final CommandHandler handler;
-  private final SessionTable sessions;
+  private final long sessionTimeoutMillis;
+  private final int maxSessions;
+  private final int responseWindow;
+  /** Replaced as a whole when a snapshot is restored. */
+  private SessionTable sessions;
   private final Map<Long, Pending> pending = new HashMap<>();
   private final PriorityQueue<WaitingRead> waitingReads = new PriorityQueue<>(
       (a, b) -> a.index != b.index ? Long.compare(a.index, b.index) : Long.compare(a.order, b.order));
@@ -82,6 +86,9 @@ public final class Applier {
   public Applier(CommandHandler handler, long sessionTimeoutMillis, int maxSessions,
       int responseWindow) {
     this.handler = Objects.requireNonNull(handler);
+    this.sessionTimeoutMillis = sessionTimeoutMillis;
+    this.maxSessions = maxSessions;
+    this.responseWindow = responseWindow;
     this.sessions = new SessionTable(sessionTimeoutMillis, maxSessions, responseWindow);
   }
 
@@ -212,6 +219,52 @@ public final class Applier {
       while (!waitingReads.isEmpty() && waitingReads.peek().index <= appliedIndex) {
         waitingReads.poll().action.run();
       }
+    }
+  }
+
+  /**
+   * The exactly-once session table as of {@link #appliedIndex()}, for a snapshot taken at that
+   * index: call it together with the state machine's snapshot, before the next {@link #apply}.
+   * The encoding is deterministic (the same applied entries give the same bytes on every node)
+   * and holds the replicated clock, every session in order of last activity and each session's
+   * cached results.
+   *
+   * @return the encoded session table
+   */
+  public byte[] snapshotSessions() {
+    return sessions.encode();
+  }
+
+  /**
+   * Installs a snapshot's session table, once the state machine has been restored from that
+   * snapshot: from now on this applier continues after {@code appliedIndex}, and a retried
+   * command whose first attempt the snapshot covers is answered from the restored cache instead
+   * of being applied again.
+   *
+   * <p>Proposals tracked at an index the snapshot covers fail with
+   * {@link RaftError#INDETERMINATE} (this node cannot tell whether the entry at that index was
+   * theirs); reads waiting for an index it covers run.
+   *
+   * @param appliedIndex the snapshot's last included index; not below {@link #appliedIndex()}
+   * @param sessions bytes from {@link #snapshotSessions()} on the node that took the snapshot
+   * @throws IllegalArgumentException if the index would go back or the bytes are not a session
+   *     table; the applier is then unchanged
+   */
+  public void restore(long appliedIndex, byte[] sessions) {
+    if (appliedIndex < this.appliedIndex) {
+      throw new IllegalArgumentException("cannot restore a snapshot at index " + appliedIndex
+          + ": entries up to " + this.appliedIndex + " are already applied");
+    }
+    this.sessions = SessionTable.decode(sessions, sessionTimeoutMillis, maxSessions,
+        responseWindow);
+    this.appliedIndex = appliedIndex;
+    List<Long> covered = pending.keySet().stream().filter(i -> i <= appliedIndex).sorted()
+        .toList();
+    for (Long index : covered) {
+      pending.remove(index).completion.failed(RaftError.INDETERMINATE);
+    }
+    while (!waitingReads.isEmpty() && waitingReads.peek().index <= appliedIndex) {
+      waitingReads.poll().action.run();
     }
   }
 

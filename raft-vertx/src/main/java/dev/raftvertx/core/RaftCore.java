@@ -702,6 +702,16 @@ public final class RaftCore {
     return log.lastIndex();
   }
 
+  /** @return index of the first entry held in the log (after the snapshot base) */
+  public long firstIndex() {
+    return log.firstIndex();
+  }
+
+  /** @return size of the entries held in the log, as counted by {@link LogEntry#sizeInBytes()} */
+  public long logBytes() {
+    return log.bytes();
+  }
+
   /**
    * @param from first index
    * @return a copy of the log from that index on (for tests and status pages)

@@ -1,6 +1,8 @@
 package dev.raftvertx.impl;
 
 import dev.raftvertx.Committed;
+import dev.raftvertx.LogEntryInfo;
+import dev.raftvertx.NodeStats;
 import dev.raftvertx.NodeStatus;
 import dev.raftvertx.RaftEvent;
 import dev.raftvertx.RaftException;
@@ -39,9 +41,11 @@ import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import dev.raftvertx.metrics.RaftMetrics;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -89,6 +93,12 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
   private long lastPublishedCommit = -1;
   private Handler<RaftEvent> eventHandler;
   private String eventsAddress;
+
+  /** Ticks between two samples of the followers' replication lag (metrics). */
+  private static final int LAG_SAMPLE_TICKS = 10;
+  /** Counters and gauges for metrics and status pages, readable from any thread. */
+  private final NodeStatsImpl stats = new NodeStatsImpl();
+  private int ticksSinceLagSample;
 
   private record PendingRead(Buffer query, Promise<Buffer> promise) {
   }
@@ -143,6 +153,16 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
           + " of cluster " + options.getClusterId() + " is already deployed in this Vert.x"
           + " instance; deploy one instance per node"));
     }
+    if (options.isMetricsEnabled()) {
+      try {
+        RaftMetrics.bindToVertxRegistry(this, options.getMetricsRegistryName());
+      } catch (RuntimeException | LinkageError e) {
+        DEPLOYED.remove(registryKey);
+        return Future.failedFuture(e instanceof RuntimeException ? e
+            : new IllegalStateException("metrics are enabled but Micrometer is not on the class"
+                + " path", e));
+      }
+    }
     if (storage == null) {
       storage = new FileRaftStorage(vertx, Path.of(options.getDataDir()),
           options.getMaxSegmentBytes(), new VertxStorageFileSystem(vertx));
@@ -165,11 +185,15 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
           return transport.start();
         })
         .onSuccess(v -> {
-          timerId = vertx.setPeriodic(options.getTickMillis(), id -> onTick());
+          // A periodic timer fires on a duplicate of the verticle's context; hop onto the
+          // context itself so that every storage write leaves from one place, in order.
+          timerId = vertx.setPeriodic(options.getTickMillis(),
+              id -> context.runOnContext(tick -> onTick()));
           log.log(System.Logger.Level.INFO, "node " + options.getNodeId() + " started: term " + core.currentTerm()
               + ", " + core.lastIndex() + " entries, members " + core.configuration().members());
         })
         .onFailure(e -> {
+          stats.stopped();
           DEPLOYED.remove(registryKey);
           if (storage != null) {
             storage.close();
@@ -212,6 +236,7 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     }
     failOutstanding(RaftError.STOPPED);
     DEPLOYED.remove(registryKey);
+    stats.stopped();
     Future<Void> t = transport == null ? Future.succeededFuture() : transport.close();
     return t.eventually(() -> storage == null ? Future.succeededFuture() : storage.close())
         .onComplete(ar -> log.log(System.Logger.Level.INFO, "node " + options.getNodeId() + " stopped"));
@@ -280,7 +305,7 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
       deadlines.pollFirst().promise().tryFail(RaftException.of(RaftError.TIMEOUT, core.leaderId()));
     }
     drain();
-    checkWatches();
+    sampleStats();
     if (core.commitIndex() != lastPublishedCommit) {
       lastPublishedCommit = core.commitIndex();
       emit("commit");
@@ -290,6 +315,9 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
   private void onMessage(Message m) {
     if (!active()) {
       return;
+    }
+    if (m instanceof Message.AppendEntriesResponse r && !r.success()) {
+      stats.appendEntryRejected();
     }
     core.step(m);
     scheduleDrain();
@@ -326,16 +354,21 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     while (active() && core.hasReady()) {
       Ready r = core.ready();
       for (StorageWrite w : r.writes()) {
+        long writeStarted = System.nanoTime();
         storage.write(w).onComplete(ar -> {
           if (ar.failed()) {
             halt("storage write failed; nothing more is acknowledged", ar.cause());
           } else if (active()) {
+            recordWrite(w, System.nanoTime() - writeStarted);
             core.persisted(w.sequence());
             scheduleDrain();
           }
         });
       }
       for (Message m : r.messages()) {
+        if (m instanceof Message.AppendEntriesRequest a) {
+          stats.appendEntriesSent(a.entries().size());
+        }
         transport.send(m.to(), m);
       }
       if (!r.committed().isEmpty()) {
@@ -440,6 +473,11 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     boolean roleChanged = role != lastRole;
     boolean termChanged = term != lastTerm;
     boolean leaderChanged = !java.util.Objects.equals(leader, lastLeader);
+    if (role == Role.LEADER) {
+      stats.leading(term);
+    } else if (lastRole == Role.LEADER) {
+      stats.clearLag();
+    }
     lastRole = role;
     lastTerm = term;
     lastLeader = leader;
@@ -494,6 +532,14 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
 
   private Future<Committed> submit(EntryType type, long session, long sequence, byte[] data) {
     Promise<Committed> promise = Promise.promise();
+    long submitted = System.nanoTime();
+    promise.future().onComplete(ar -> {
+      if (ar.succeeded()) {
+        stats.proposalCommitted(System.nanoTime() - submitted);
+      } else {
+        stats.proposalFailed();
+      }
+    });
     onContext(v -> {
       if (!active()) {
         promise.fail(RaftException.of(RaftError.STOPPED, null));
@@ -699,12 +745,92 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
       Status s = core.status();
       Map<String, Long> match = new TreeMap<>();
       s.followers().forEach((id, f) -> match.put(id, f.matchIndex()));
+      Map<String, Long> next = new TreeMap<>();
+      s.followers().forEach((id, f) -> next.put(id, f.nextIndex()));
       Configuration c = s.configuration();
       promise.complete(new NodeStatus(s.id(), s.role().display(), s.currentTerm(), s.votedFor(),
           s.leaderId(), s.commitIndex(), applier.appliedIndex(), s.lastIndex(), match, c.voters(),
-          c.outgoingVoters(), c.learners(), haltReason));
+          c.outgoingVoters(), c.learners(), haltReason, options.getClusterId(), next,
+          s.firstIndex() - 1));
     });
     return promise.future();
+  }
+
+  @Override
+  public Future<List<LogEntryInfo>> logTail(int maxEntries, int maxDataBytes) {
+    if (maxEntries < 0 || maxDataBytes < 0) {
+      return Future.failedFuture(new IllegalArgumentException(
+          "maxEntries and maxDataBytes must not be negative: " + maxEntries + ", " + maxDataBytes));
+    }
+    Promise<List<LogEntryInfo>> promise = Promise.promise();
+    onContext(v -> {
+      if (core == null) {
+        promise.fail(RaftException.of(RaftError.STOPPED, null));
+        return;
+      }
+      long last = core.lastIndex();
+      long from = Math.max(core.firstIndex(), last - maxEntries + 1);
+      List<LogEntryInfo> out = new ArrayList<>((int) Math.max(0, last - from + 1));
+      for (long i = from; i <= last; i++) {
+        LogEntry e = core.entryAt(i);
+        byte[] d = e.data();
+        out.add(new LogEntryInfo(e.index(), e.term(), e.type().name().toLowerCase(
+            java.util.Locale.ROOT), d.length, Buffer.buffer().appendBytes(d, 0,
+            Math.min(d.length, maxDataBytes))));
+      }
+      promise.complete(out);
+    });
+    return promise.future();
+  }
+
+  @Override
+  public NodeStats stats() {
+    return stats;
+  }
+
+  /** @return the node's statistics, with the recording side (metrics) */
+  public NodeStatsImpl statsImpl() {
+    return stats;
+  }
+
+  /** @return the cluster id */
+  public String clusterId() {
+    return options.getClusterId();
+  }
+
+  private void recordWrite(StorageWrite w, long nanos) {
+    stats.storageWrite(nanos, w.entries().size());
+    HardState hs = w.hardState();
+    if (hs != null && options.getNodeId().equals(hs.votedFor())) {
+      // Only a candidate votes for itself: its durable vote marks an election started.
+      stats.candidateVotePersisted(hs.currentTerm());
+    }
+  }
+
+  /** Refreshes the gauges of {@link #stats} (each tick; no allocation but every few ticks). */
+  private void sampleStats() {
+    if (!active()) {
+      return;
+    }
+    long last = core.lastIndex();
+    stats.gauges(core.role(), core.currentTerm(), core.commitIndex(), applier.appliedIndex(),
+        last, last - core.firstIndex() + 1, core.logBytes());
+    if (++ticksSinceLagSample < LAG_SAMPLE_TICKS) {
+      return;
+    }
+    ticksSinceLagSample = 0;
+    Configuration c = core.configuration();
+    Map<String, Status.FollowerStatus> followers = core.role() == Role.LEADER
+        ? core.status().followers() : Map.of();
+    for (java.util.SortedSet<String> group : List.of(c.voters(), c.outgoingVoters(),
+        c.learners())) {
+      for (String peer : group) {
+        if (!peer.equals(options.getNodeId())) {
+          Status.FollowerStatus f = followers.get(peer);
+          stats.lag(peer, f == null ? -1 : Math.max(0, last - f.matchIndex()));
+        }
+      }
+    }
   }
 
   @Override

@@ -5,7 +5,8 @@ import io.vertx.core.Future;
 
 /**
  * The durable state of one Raft node: its identity, its {@link dev.raftvertx.core.HardState}
- * (term and vote) and its log.
+ * (term and vote) and its log. The log may start after index 1 once a snapshot (kept by a
+ * {@link SnapshotStore}) covers its prefix: see {@link #compact} and {@link #reset}.
  *
  * <p><b>Threading:</b> an instance is used by one node. {@link #open} binds it to the Vert.x
  * context that calls it (a new event-loop context if called from outside Vert.x); every returned
@@ -68,6 +69,54 @@ public interface RaftStorage {
    * @return a future completed once the write is durable
    */
   Future<Void> write(StorageWrite w);
+
+  /**
+   * Deletes a log prefix that a durable snapshot covers: every whole segment whose entries are all
+   * at or below {@code snapshotIndex}, except the last (active) segment, which is always kept.
+   * Entries above {@code snapshotIndex} are never deleted, and neither are entries at or below it
+   * that share a segment with a later entry, so the log may still start below
+   * {@code snapshotIndex + 1} afterwards (see {@link StoredState#firstIndex()}).
+   *
+   * <p>Call it only once the snapshot covering {@code snapshotIndex} and its metadata are durable
+   * (see {@link SnapshotStore}); the entries deleted are gone for good. It is ordered with
+   * {@link #write}s: it runs after every write issued before it and before every write issued
+   * after it, and its future completes in that order too. Appends issued meanwhile are not
+   * refused; they wait for it in the pipeline.
+   *
+   * <p>Threading: may be called from any thread; completes on the storage's context.
+   *
+   * <p>Durability: the future succeeds once the deletion is durable; a crash at any point leaves
+   * either the whole log or the log without that prefix, never a log with a gap. An I/O error
+   * fails the storage as for {@link #write}.
+   *
+   * @param snapshotIndex the last index included in a durable snapshot
+   * @return a future completed once the prefix is durably deleted (at once, in order, if nothing
+   *     can be deleted)
+   */
+  Future<Void> compact(long snapshotIndex);
+
+  /**
+   * Discards the whole log, so that the next entry appended must have index {@code nextIndex}: a
+   * follower installing a snapshot that its log does not contain (the snapshot's last included
+   * entry is beyond the log's end, or its term differs) resets the log to the index after the
+   * snapshot. The hard state is kept.
+   *
+   * <p>Call it only once the installed snapshot is durable. Ordered with {@link #write}s like
+   * {@link #compact}; it first waits until every earlier write is durable.
+   *
+   * <p>Threading: may be called from any thread; completes on the storage's context.
+   *
+   * <p>Durability: the future succeeds once the empty log and its new start are durable, so a
+   * reopen returns no entries and {@link StoredState#firstIndex()} {@code == nextIndex}. The log's
+   * segments are deleted last first, each deletion made durable before the next, so a crash in
+   * the middle leaves a prefix of the old log (which the node reconciles with its snapshot as it
+   * would after a crash just before the reset). An I/O error fails the storage as for
+   * {@link #write}.
+   *
+   * @param nextIndex the index of the next entry to append, at least 1
+   * @return a future completed once the reset is durable
+   */
+  Future<Void> reset(long nextIndex);
 
   /**
    * Closes the storage: waits until every issued write has completed (durably or not), closes the

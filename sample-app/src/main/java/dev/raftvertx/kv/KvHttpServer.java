@@ -4,6 +4,7 @@ import dev.raftvertx.Committed;
 import dev.raftvertx.RaftException;
 import dev.raftvertx.RaftNode;
 import io.vertx.core.Future;
+import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServer;
@@ -43,6 +44,7 @@ public final class KvHttpServer {
   private final Vertx vertx;
   private final RaftNode node;
   private final int maxBodyBytes;
+  private Handler<RoutingContext> metricsHandler;
   private final byte[] adminToken;
 
   /**
@@ -59,6 +61,17 @@ public final class KvHttpServer {
       throw new IllegalArgumentException("an admin token is required");
     }
     this.adminToken = adminToken.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+  }
+
+  /**
+   * Serves {@code GET /metrics} with this handler (Prometheus scraping, say).
+   *
+   * @param handler the handler, or null for no metrics endpoint
+   * @return a reference to this, so the API can be used fluently
+   */
+  public KvHttpServer metricsHandler(Handler<RoutingContext> handler) {
+    this.metricsHandler = handler;
+    return this;
   }
 
   /** @return a router with the API, for mounting or serving */
@@ -101,6 +114,9 @@ public final class KvHttpServer {
       json(ctx, ready ? 200 : 503, new JsonObject().put("ready", ready)
           .put("leader", ar.succeeded() ? ar.result().leaderId() : null));
     }));
+    if (metricsHandler != null) {
+      router.get("/metrics").handler(metricsHandler);
+    }
     router.route().last().handler(ctx -> error(ctx, 404, "no such endpoint: "
         + ctx.request().method() + " " + ctx.request().path(), null, null));
     router.route().failureHandler(ctx -> {
@@ -112,9 +128,10 @@ public final class KvHttpServer {
   }
 
   /**
-   * Starts serving on a port of 127.0.0.1.
+   * Starts serving.
    *
-   * @param port the port
+   * @param host the bind address
+   * @param port the port (0 for any free one)
    * @return the server once listening
    */
   public Future<HttpServer> listen(String host, int port) {

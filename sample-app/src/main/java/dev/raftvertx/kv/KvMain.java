@@ -2,13 +2,28 @@ package dev.raftvertx.kv;
 
 import dev.raftvertx.RaftNode;
 import dev.raftvertx.RaftOptions;
+import dev.raftvertx.webui.AdminAuthHandler;
+import dev.raftvertx.webui.NodeControl;
+import dev.raftvertx.webui.WebUi;
+import dev.raftvertx.webui.WebUiOptions;
 import io.vertx.core.Future;
+import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.http.HttpServer;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.micrometer.MicrometerMetricsFactory;
+import io.vertx.micrometer.MicrometerMetricsOptions;
+import io.vertx.micrometer.PrometheusScrapingHandler;
+import io.vertx.micrometer.VertxPrometheusOptions;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -16,13 +31,14 @@ import picocli.CommandLine.Option;
 
 /**
  * Starts the replicated key-value store: with no arguments an embedded 3-node cluster in one JVM
- * (nodes n1, n2, n3 on the local event bus, data under ./data, HTTP on 8081-8083); with
- * {@code --id} one node of a cluster of processes talking over the TCP event-bus bridge.
+ * (nodes n1, n2, n3 on the local event bus, data under ./data, HTTP on 8081-8083) with the web UI
+ * on 8080; with {@code --id} one node of a cluster of processes talking over the TCP event-bus
+ * bridge. Every HTTP port serves Prometheus metrics at {@code /metrics}.
  */
 @Command(name = "sample-app", mixinStandardHelpOptions = true,
     subcommands = dev.raftvertx.kv.bench.Bench.class,
     description = "A replicated key-value store on raft-vertx.")
-public final class KvMain implements Callable<Integer> {
+public final class KvMain implements Callable<Integer>, NodeControl {
 
   @Option(names = "--id", description = "this node's id; omit to run the embedded 3-node cluster")
   String id;
@@ -31,13 +47,24 @@ public final class KvMain implements Callable<Integer> {
       + " bridge, this one included, e.g. n1=127.0.0.1:7001,n2=127.0.0.1:7002")
   Map<String, String> peers = new LinkedHashMap<>();
 
-  @Option(names = "--http-port", description = "HTTP port of this node (default 8080 + n)")
+  @Option(names = "--http-port", description = "HTTP port of this node (default 8080); for the"
+      + " embedded cluster, the port of n1 (default 8081; n2 and n3 take the next ones)")
   Integer httpPort;
 
   @Option(names = "--http-host", defaultValue = "127.0.0.1", description = "HTTP bind address")
   String httpHost;
 
-  @Option(names = "--data-dir", description = "data directory (default data/<id>)")
+  @Option(names = "--ui-port", description = "port of the web UI (default 8080 for the embedded"
+      + " cluster; off for a single node unless given)")
+  Integer uiPort;
+
+  @Option(names = "--admin-token", description = "bearer token of the admin endpoints (the nodes'"
+      + " /cluster/* and the web UI's actions); default: $RAFT_ADMIN_TOKEN, else a random one,"
+      + " printed at start-up")
+  String adminToken;
+
+  @Option(names = "--data-dir", description = "data directory (default data/<id>); for the"
+      + " embedded cluster, the parent of the nodes' directories (default data)")
   String dataDir;
 
   @Option(names = "--cluster-id", defaultValue = RaftOptions.DEFAULT_CLUSTER_ID,
@@ -51,10 +78,6 @@ public final class KvMain implements Callable<Integer> {
   @Option(names = "--heartbeat-ms", defaultValue = "50", description = "heartbeat interval")
   long heartbeatMillis;
 
-  @Option(names = "--admin-token", description = "token the admin endpoints require (default:"
-      + " $RAFT_ADMIN_TOKEN, else a generated one, printed at start-up)")
-  String adminToken;
-
   @Option(names = "--join", description = "start empty as a non-member and wait to be added"
       + " (POST /cluster/members on the leader); ignored once the node has a log")
   boolean join;
@@ -64,7 +87,19 @@ public final class KvMain implements Callable<Integer> {
   Integer benchAgentPort;
 
   private Vertx vertx;
-  private final List<RaftNode> nodes = new ArrayList<>();
+  /** Each Vert.x instance gets its own metrics registry (several may share a JVM in tests). */
+  private final String registryName = "raft-sample-" + UUID.randomUUID();
+  /** Running nodes by id. */
+  private final Map<String, RaftNode> nodes = new ConcurrentHashMap<>();
+  private final Map<String, HttpServer> servers = new ConcurrentHashMap<>();
+  /** How to start each node again (embedded cluster): its options and HTTP port. */
+  private final Map<String, RaftOptions> nodeOptions = new ConcurrentHashMap<>();
+  private final Map<String, Integer> nodePorts = new ConcurrentHashMap<>();
+  private final Map<String, Boolean> busy = new ConcurrentHashMap<>();
+  private WebUi webUi;
+  private HttpServer uiServer;
+  /** The embedded cluster's data directory (parent of the nodes' directories). */
+  private String embeddedDataDir = "data";
 
   /**
    * @param args the command line
@@ -78,26 +113,67 @@ public final class KvMain implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    if (adminToken == null) {
-      adminToken = System.getenv("RAFT_ADMIN_TOKEN");
-    }
-    if (adminToken == null || adminToken.isBlank()) {
-      byte[] random = new byte[16];
-      new java.security.SecureRandom().nextBytes(random);
-      adminToken = java.util.HexFormat.of().formatHex(random);
-      System.out.println("admin token (Authorization: Bearer ...): " + adminToken);
-    }
-    vertx = Vertx.vertx();
-    Future<?> started = id == null ? startEmbedded() : startOne();
+    Future<?> started = start();
     try {
       started.await(60, TimeUnit.SECONDS);
     } catch (Exception e) {
       System.err.println("failed to start: " + (started.cause() != null ? started.cause() : e));
-      vertx.close();
+      if (vertx != null) {
+        vertx.close();
+      }
       return 1;
     }
     Runtime.getRuntime().addShutdownHook(new Thread(this::shutdown, "raft-shutdown"));
     return 0;
+  }
+
+  /**
+   * Starts Vert.x (with Prometheus metrics), the node or nodes, their HTTP APIs and the web UI.
+   *
+   * @return completes once everything listens
+   */
+  public Future<Void> start() {
+    if (adminToken == null || adminToken.isBlank()) {
+      String env = System.getenv("RAFT_ADMIN_TOKEN");
+      if (env != null && !env.isBlank()) {
+        adminToken = env;
+      } else {
+        adminToken = AdminAuthHandler.generateToken();
+        System.out.println("admin token (Authorization: Bearer ...): " + adminToken);
+      }
+    }
+    vertx = Vertx.builder()
+        .with(new VertxOptions().setMetricsOptions(new MicrometerMetricsOptions()
+            .setPrometheusOptions(new VertxPrometheusOptions().setEnabled(true))
+            .setRegistryName(registryName)
+            .setEnabled(true)))
+        .withMetrics(new MicrometerMetricsFactory())
+        .build();
+    Future<?> started = id == null ? startEmbedded() : startOne();
+    return started.mapEmpty();
+  }
+
+  /** @return the admin token in use (after {@link #start()}) */
+  public String adminToken() {
+    return adminToken;
+  }
+
+  /** @return the Vert.x instance (after {@link #start()}) */
+  public Vertx vertx() {
+    return vertx;
+  }
+
+  /** @return the port the web UI listens on, or -1 if it does not run */
+  public int uiPort() {
+    return uiServer == null ? -1 : uiServer.actualPort();
+  }
+
+  /**
+   * @param nodeId a node id
+   * @return the port of that node's HTTP API
+   */
+  public int httpPort(String nodeId) {
+    return nodePorts.getOrDefault(nodeId, -1);
   }
 
   private Future<?> startEmbedded() {
@@ -105,21 +181,28 @@ public final class KvMain implements Callable<Integer> {
     for (int i = 1; i <= 3; i++) {
       members.put("n" + i, "local");
     }
+    int firstPort = httpPort != null ? httpPort : 8081;
+    String parent = dataDir != null ? dataDir : "data";
+    embeddedDataDir = parent;
     Future<?> all = Future.succeededFuture();
     for (int i = 1; i <= 3; i++) {
       String nodeId = "n" + i;
-      RaftOptions o = options(nodeId, members, "data/" + nodeId)
+      RaftOptions o = options(nodeId, members, parent + "/" + nodeId)
           .setTransport(RaftOptions.TransportKind.EVENT_BUS);
-      int port = 8080 + i;
+      int port = firstPort == 0 ? 0 : firstPort + i - 1;
+      nodeOptions.put(nodeId, o);
       all = all.compose(v -> startNode(o, port));
     }
-    return all.onSuccess(v -> {
-      System.out.println("embedded 3-node cluster running (data under ./data)");
+    int ui = uiPort != null ? uiPort : 8080;
+    return all.compose(v -> startUi(ui)).onSuccess(v -> {
+      System.out.println("embedded 3-node cluster running (data under " + parent + ")");
       for (int i = 1; i <= 3; i++) {
-        System.out.println("  node n" + i + ": http://localhost:" + (8080 + i) + "/status");
+        System.out.println("  node n" + i + ": http://localhost:" + httpPort("n" + i)
+            + "/status");
       }
-      System.out.println("try: curl -X PUT -d world http://localhost:8081/kv/hello;"
-          + " curl http://localhost:8082/kv/hello");
+      printUi();
+      System.out.println("try: curl -X PUT -d world http://localhost:" + httpPort("n1")
+          + "/kv/hello; curl http://localhost:" + httpPort("n2") + "/kv/hello");
     });
   }
 
@@ -130,38 +213,147 @@ public final class KvMain implements Callable<Integer> {
     int port = httpPort != null ? httpPort : 8080;
     RaftOptions o = options(id, peers, dataDir != null ? dataDir : "data/" + id)
         .setTransport(RaftOptions.TransportKind.TCP).setJoin(join);
-    return startNode(o, port).compose(v -> benchAgentPort == null ? Future.succeededFuture()
-        : dev.raftvertx.kv.bench.BenchAgent.start(vertx, nodes.get(0), httpHost, benchAgentPort))
-        .onSuccess(v -> System.out.println("node " + id + " running: http://"
-        + httpHost + ":" + port + "/status, Raft bridge on " + peers.get(id)));
+    nodeOptions.put(id, o);
+    Future<?> f = startNode(o, port)
+        .compose(node -> benchAgentPort == null ? Future.succeededFuture()
+            : dev.raftvertx.kv.bench.BenchAgent.start(vertx, node, httpHost, benchAgentPort))
+        .onSuccess(v -> System.out.println("node " + id + " running: http://" + httpHost + ":"
+            + httpPort(id) + "/status, Raft bridge on " + peers.get(id)));
+    if (uiPort != null) {
+      f = f.compose(v -> startUi(uiPort)).onSuccess(v -> printUi());
+    }
+    return f;
   }
 
   private RaftOptions options(String nodeId, Map<String, String> members, String dir) {
     return new RaftOptions().setNodeId(nodeId).setClusterId(clusterId).setPeers(members)
         .setDataDir(dir).setElectionTimeoutMillis(electionTimeoutMillis)
-        .setHeartbeatIntervalMillis(heartbeatMillis);
+        .setHeartbeatIntervalMillis(heartbeatMillis).setMetricsEnabled(true)
+        .setMetricsRegistryName(registryName);
   }
 
-  private Future<?> startNode(RaftOptions o, int port) {
+  private Handler<RoutingContext> metrics() {
+    return PrometheusScrapingHandler.create(registryName);
+  }
+
+  private Future<RaftNode> startNode(RaftOptions o, int port) {
     return RaftNode.deploy(vertx, o, new KvStateMachine()).compose(node -> {
-      nodes.add(node);
+      nodes.put(node.id(), node);
       return new KvHttpServer(vertx, node, o.getMaxEntryBytes() + 1024, adminToken)
-          .listen(httpHost, port);
+          .metricsHandler(metrics())
+          .listen(httpHost, port)
+          .onSuccess(server -> {
+            servers.put(node.id(), server);
+            nodePorts.put(node.id(), server.actualPort());
+          })
+          .map(server -> node);
     });
   }
 
+  private Future<HttpServer> startUi(int port) {
+    webUi = WebUi.create(vertx, new ArrayList<>(nodes.values()), new WebUiOptions()
+            .setAdminToken(adminToken).setProposeHint("key=value"))
+        .commandEncoder(KvMain::encodeProposal)
+        .commandFormatter(KvStateMachine::label);
+    if (id == null) {
+      webUi.nodeControl(this);
+    }
+    Router router = Router.router(vertx);
+    router.route("/*").subRouter(webUi.router());
+    router.get("/metrics").handler(metrics());
+    return vertx.createHttpServer().requestHandler(router).listen(port, httpHost)
+        .onSuccess(s -> uiServer = s);
+  }
+
+  private void printUi() {
+    String url = "http://localhost:" + uiPort() + "/";
+    System.out.println("web UI: " + url + "#token=" + adminToken);
+    System.out.println("  admin token: " + adminToken + " (send it as 'Authorization: Bearer"
+        + " <token>'; set it with --admin-token or RAFT_ADMIN_TOKEN)");
+    System.out.println("  Prometheus metrics: " + url + "metrics");
+  }
+
   /**
-   * SIGTERM: stop the nodes (pending requests fail clearly, logs close), then Vert.x. Reports on
-   * stdout: java.util.logging is already shut down while shutdown hooks run.
+   * The web UI's propose box: {@code key=value} puts a value.
+   *
+   * @param text what was typed
+   * @return the command
    */
-  private void shutdown() {
-    Future<?> all = Future.succeededFuture();
-    for (RaftNode n : nodes) {
+  static io.vertx.core.buffer.Buffer encodeProposal(String text) {
+    int eq = text.indexOf('=');
+    if (eq <= 0) {
+      throw new IllegalArgumentException("type key=value to put a value");
+    }
+    return new KvCommand.Put(text.substring(0, eq), text.substring(eq + 1)).encode();
+  }
+
+  // ---- NodeControl: the web UI's stop and restart buttons (embedded cluster) ----
+
+  @Override
+  public Future<Void> stop(String nodeId) {
+    RaftNode node = nodes.get(nodeId);
+    if (node == null || busy.putIfAbsent(nodeId, Boolean.TRUE) != null) {
+      return Future.failedFuture(new IllegalArgumentException("node " + nodeId
+          + " is not running"));
+    }
+    HttpServer server = servers.remove(nodeId);
+    Future<Void> closed = server == null ? Future.succeededFuture() : server.close();
+    return closed.eventually(node::close)
+        .onComplete(ar -> {
+          nodes.remove(nodeId);
+          busy.remove(nodeId);
+          System.out.println("node " + nodeId + (ar.succeeded() ? " stopped" : " failed to stop: "
+              + ar.cause()) + " (web UI)");
+        });
+  }
+
+  @Override
+  public Future<RaftNode> start(String nodeId) {
+    if (id == null && !nodeOptions.containsKey(nodeId) && nodeId.matches("[A-Za-z0-9_-]{1,32}")) {
+      // The web UI's "add node": a new member of the embedded cluster starts empty and waits to
+      // be added (RaftOptions.setJoin); the leader then adds it.
+      Map<String, String> members = new LinkedHashMap<>();
+      for (String known : nodeOptions.keySet()) {
+        members.put(known, "local");
+      }
+      members.put(nodeId, "local");
+      nodeOptions.putIfAbsent(nodeId, options(nodeId, members, embeddedDataDir + "/" + nodeId)
+          .setTransport(RaftOptions.TransportKind.EVENT_BUS).setJoin(true));
+    }
+    RaftOptions o = nodeOptions.get(nodeId);
+    if (o == null || nodes.containsKey(nodeId) || busy.putIfAbsent(nodeId, Boolean.TRUE) != null) {
+      return Future.failedFuture(new IllegalArgumentException("node " + nodeId
+          + " is unknown or already running"));
+    }
+    return startNode(o, nodePorts.getOrDefault(nodeId, 0))
+        .onComplete(ar -> {
+          busy.remove(nodeId);
+          System.out.println("node " + nodeId + (ar.succeeded() ? " restarted" : " failed to"
+              + " restart: " + ar.cause()) + " (web UI)");
+        });
+  }
+
+  /**
+   * Stops the UI, the nodes (pending requests fail clearly, logs close), then Vert.x.
+   *
+   * @return completes once everything is closed
+   */
+  public Future<Void> stopAll() {
+    Future<?> all = webUi == null ? Future.succeededFuture() : webUi.close();
+    for (RaftNode n : List.copyOf(nodes.values())) {
       all = all.eventually(() -> n.close().onComplete(ar -> System.out.println("node " + n.id()
           + (ar.succeeded() ? " stopped" : " failed to stop: " + ar.cause()))));
     }
+    return all.eventually(() -> vertx.close()).mapEmpty();
+  }
+
+  /**
+   * SIGTERM: stop everything. Reports on stdout: java.util.logging is already shut down while
+   * shutdown hooks run.
+   */
+  private void shutdown() {
     try {
-      all.eventually(() -> vertx.close()).await(10, TimeUnit.SECONDS);
+      stopAll().await(10, TimeUnit.SECONDS);
     } catch (Exception e) {
       System.err.println("shutdown did not finish cleanly: " + e);
     }

@@ -7,13 +7,11 @@ import dev.raftvertx.spi.CorruptLogException;
 import dev.raftvertx.spi.RaftStorage;
 import dev.raftvertx.spi.StorageException;
 import dev.raftvertx.spi.StoredState;
-import io.vertx.core.AsyncResult;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.internal.ContextInternal;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
@@ -39,7 +37,18 @@ import java.util.function.Supplier;
  *     active segment is preallocated: zeros are written ahead of the records, 1 MiB at a time, in
  *     the same file write as the records, so that most fsyncs need not change the file's size.
  *     A segment is trimmed to its records and fsynced before the next one is created.</li>
+ *   <li>{@code log-start}: present once the log has been compacted or reset: the index below which
+ *     the log holds no entry ({@link LogStartFormat}), replaced atomically (written as
+ *     {@code log-start.tmp}, fsynced, renamed, directory fsynced).</li>
  * </ul>
+ *
+ * <p><b>Compaction and reset:</b> {@link #compact} first records the new start (the first index
+ * of the first segment it keeps) durably in {@code log-start}, then deletes the covered segments
+ * and lets the group fsync make the directory durable. A crash between the two leaves segments
+ * wholly below the recorded start; {@link #open} deletes them, so the deletions may reach the disk
+ * in any order without leaving a gap. {@link #reset} runs behind a barrier and deletes every
+ * segment last first, each deletion followed by a directory fsync (like a truncation: a crash
+ * leaves a prefix of the old log), then records the new start.
  *
  * <p><b>Write pipeline and group commit:</b> writes are applied (truncate, append, hard state) one
  * after the other, each as one file write of one buffer encoding all its entries, without waiting
@@ -75,6 +84,8 @@ public final class FileRaftStorage implements RaftStorage {
   static final String LOCK_FILE = "lock";
   static final String STATE_FILE = "state";
   static final String STATE_TMP = "state.tmp";
+  static final String LOG_START_FILE = "log-start";
+  static final String LOG_START_TMP = "log-start.tmp";
 
   /** Zeros written ahead of the records in the active segment, per extension. */
   private static final long PREALLOCATION_STEP = 1L << 20;
@@ -87,15 +98,34 @@ public final class FileRaftStorage implements RaftStorage {
 
   private enum Phase { NEW, OPENING, OPEN, CLOSING, CLOSED }
 
+  /** A write, or a compaction or reset, in the pipeline. */
   private static final class PendingWrite {
+    /** The write; null for a compaction or reset. */
     final StorageWrite write;
+    /** Applies a compaction or reset; null for a write. */
+    final Supplier<Future<Void>> maintenance;
+    /** Whether a maintenance operation waits until everything before it is durable. */
+    final boolean barrier;
+    /** Names it in error messages. */
+    final String name;
     final long recordBytes;
     final Promise<Void> promise = Promise.promise();
     StorageException error;
 
     PendingWrite(StorageWrite write, long recordBytes) {
       this.write = write;
+      this.maintenance = null;
+      this.barrier = false;
+      this.name = "write " + write.sequence();
       this.recordBytes = recordBytes;
+    }
+
+    PendingWrite(String name, boolean barrier, Supplier<Future<Void>> maintenance) {
+      this.write = null;
+      this.maintenance = maintenance;
+      this.barrier = barrier;
+      this.name = name;
+      this.recordBytes = 0;
     }
   }
 
@@ -127,8 +157,13 @@ public final class FileRaftStorage implements RaftStorage {
   private boolean stateDirty;
 
   private final List<Segment> segments = new ArrayList<>();
-  /** The index the next appended entry must have, or 0 while the log has never held any. */
+  /**
+   * The index the next appended entry must have, or 0 while the log has never held any and has
+   * never been compacted or reset.
+   */
   private long nextIndex;
+  /** The start recorded in {@code log-start}, or 0 if the log was never compacted or reset. */
+  private long logStart;
   /** The active segment's handle if it has writes no fsync covers yet. */
   private StorageFileSystem.FileHandle dirtyLog;
   private boolean dirDirty;
@@ -190,7 +225,7 @@ public final class FileRaftStorage implements RaftStorage {
       if (context != null) {
         return Future.failedFuture(new IllegalStateException("open() may be called only once"));
       }
-      context = base(vertx.getOrCreateContext());
+      context = ContextFutures.base(vertx.getOrCreateContext());
     }
     return onContext(() -> doOpen(clusterId, nodeId));
   }
@@ -216,7 +251,10 @@ public final class FileRaftStorage implements RaftStorage {
           }
           acceptedTerm = hardState.currentTerm();
           phase = Phase.OPEN;
-          return Future.succeededFuture(new StoredState(clusterId, nodeId, hardState, entries));
+          long firstIndex = !entries.isEmpty() ? entries.get(0).index()
+              : logStart > 0 ? logStart : 1;
+          return Future.succeededFuture(new StoredState(clusterId, nodeId, hardState, firstIndex,
+              entries));
         })
         .recover(err -> releaseResources().transform(ar -> {
           phase = Phase.CLOSED;
@@ -246,7 +284,7 @@ public final class FileRaftStorage implements RaftStorage {
     String tmp = path(STATE_TMP);
     Path parent = Path.of(dir).getParent();
     return fs.open(tmp)
-        .compose(h -> closeAfter(h, h.write(StateFileFormat.encode(copy), 0)
+        .compose(h -> ContextFutures.closeAfter(h, h.write(StateFileFormat.encode(copy), 0)
             .compose(v -> h.force())))
         .compose(v -> fs.move(tmp, path(STATE_FILE)))
         .compose(v -> fs.fsyncDirectory(dir))
@@ -296,10 +334,48 @@ public final class FileRaftStorage implements RaftStorage {
       }
     }
     segments.sort(Comparator.comparingLong(s -> s.firstIndex));
-    return new LogRecovery(fs, dir, segments).run().map(entries -> {
-      nextIndex = entries.isEmpty() ? 0 : entries.get(entries.size() - 1).index() + 1;
+    Future<Void> cleaned = names.contains(LOG_START_TMP)
+        ? fs.delete(path(LOG_START_TMP)) : Future.succeededFuture();
+    if (names.contains(LOG_START_FILE)) {
+      cleaned = cleaned.compose(v -> fs.readFile(path(LOG_START_FILE))).compose(content -> {
+        logStart = LogStartFormat.decode(content);
+        if (logStart < 0) {
+          return Future.failedFuture(new CorruptLogException("the log start file "
+              + path(LOG_START_FILE) + " is damaged", dir));
+        }
+        return dropCompactedSegments();
+      });
+    }
+    return cleaned.compose(v -> new LogRecovery(fs, dir, segments).run()).map(entries -> {
+      nextIndex = !entries.isEmpty() ? entries.get(entries.size() - 1).index() + 1 : logStart;
       return entries;
     });
+  }
+
+  /**
+   * Deletes the segments wholly below the recorded log start (left by a crash in the middle of a
+   * compaction) and checks that the log then starts exactly there.
+   */
+  private Future<Void> dropCompactedSegments() {
+    List<Segment> covered = new ArrayList<>();
+    while (segments.size() > 1 && segments.get(1).firstIndex <= logStart) {
+      covered.add(segments.remove(0));
+    }
+    if (!segments.isEmpty() && segments.get(0).firstIndex != logStart) {
+      return Future.failedFuture(new CorruptLogException("the log should start at index "
+          + logStart + " (recorded in " + path(LOG_START_FILE) + ") but its first segment, "
+          + segments.get(0).path + ", starts at index " + segments.get(0).firstIndex, dir));
+    }
+    if (covered.isEmpty()) {
+      return Future.succeededFuture();
+    }
+    LOG.log(System.Logger.Level.INFO, "Deleting " + covered.size() + " log segment(s) of "
+        + dir + " below the log start " + logStart + " (a compaction interrupted by a crash)");
+    Future<Void> f = Future.succeededFuture();
+    for (Segment s : covered) {
+      f = f.compose(v -> fs.delete(s.path));
+    }
+    return f.compose(v -> fs.fsyncDirectory(dir));
   }
 
   // =====================================================================================
@@ -315,13 +391,54 @@ public final class FileRaftStorage implements RaftStorage {
     return onContext(() -> enqueue(w));
   }
 
-  private Future<Void> enqueue(StorageWrite w) {
+  @Override
+  public Future<Void> compact(long snapshotIndex) {
+    if (context == null) {
+      return Future.failedFuture(new IllegalStateException("open() the storage first"));
+    }
+    return onContext(() -> enqueueMaintenance(new PendingWrite(
+        "compaction up to index " + snapshotIndex, false, () -> compactTo(snapshotIndex))));
+  }
+
+  @Override
+  public Future<Void> reset(long nextIndex) {
+    if (nextIndex < 1) {
+      return Future.failedFuture(new IllegalArgumentException("nextIndex must be at least 1: "
+          + nextIndex));
+    }
+    if (context == null) {
+      return Future.failedFuture(new IllegalStateException("open() the storage first"));
+    }
+    return onContext(() -> enqueueMaintenance(new PendingWrite(
+        "reset to index " + nextIndex, true, () -> resetTo(nextIndex))));
+  }
+
+  private Future<Void> enqueueMaintenance(PendingWrite p) {
+    Future<Void> refused = refuseIfNotWritable();
+    if (refused != null) {
+      return refused;
+    }
+    toApply.addLast(p);
+    pump();
+    return p.promise.future();
+  }
+
+  /** @return a failed future if the storage takes no writes now, else null */
+  private Future<Void> refuseIfNotWritable() {
     if (phase != Phase.OPEN) {
       return Future.failedFuture(new IllegalStateException("the storage is not open (" + phase
           + ")"));
     }
     if (failure != null) {
       return Future.failedFuture(refusal());
+    }
+    return null;
+  }
+
+  private Future<Void> enqueue(StorageWrite w) {
+    Future<Void> refused = refuseIfNotWritable();
+    if (refused != null) {
+      return refused;
     }
     if (w.sequence() <= lastSequence) {
       return Future.failedFuture(new IllegalArgumentException("write sequence " + w.sequence()
@@ -404,6 +521,9 @@ public final class FileRaftStorage implements RaftStorage {
   }
 
   private boolean needsBarrier(PendingWrite p) {
+    if (p.maintenance != null) {
+      return p.barrier;
+    }
     StorageWrite w = p.write;
     if (truncates(w.truncateFrom())) {
       return true;
@@ -428,13 +548,13 @@ public final class FileRaftStorage implements RaftStorage {
     applying = p;
     Future<Void> applied;
     try {
-      applied = apply(p.write, p.recordBytes);
+      applied = p.maintenance != null ? p.maintenance.get() : apply(p.write, p.recordBytes);
     } catch (RuntimeException e) {
       applied = Future.failedFuture(e);
     }
     applied.onComplete(ar -> {
       if (ar.failed()) {
-        p.error = new StorageException("write " + p.write.sequence() + " failed: "
+        p.error = new StorageException(p.name + " failed: "
             + ar.cause().getMessage() + "; this storage refuses further writes: reopen it to"
             + " recover", ar.cause());
         fail(p.error);
@@ -450,6 +570,11 @@ public final class FileRaftStorage implements RaftStorage {
   /** Truncate, append, record the hard state: everything but the final fsync. */
   private Future<Void> apply(StorageWrite w, long recordBytes) {
     boolean cut = truncates(w.truncateFrom());
+    if (cut && w.truncateFrom() < logStart) {
+      return Future.failedFuture(new IllegalArgumentException("write " + w.sequence()
+          + " truncates from index " + w.truncateFrom() + ", below the log's start " + logStart
+          + " (those entries are covered by a snapshot)"));
+    }
     long next = cut ? w.truncateFrom() : nextIndex;
     List<LogEntry> entries = w.entries();
     if (!entries.isEmpty() && next != 0 && entries.get(0).index() != next) {
@@ -585,6 +710,56 @@ public final class FileRaftStorage implements RaftStorage {
   }
 
   /**
+   * Deletes the segments, except the last, whose entries are all at or below snapshotIndex: first
+   * records the new start durably, then deletes them; the group fsync makes the directory durable.
+   */
+  private Future<Void> compactTo(long snapshotIndex) {
+    int covered = 0;
+    while (covered < segments.size() - 1
+        && segments.get(covered + 1).firstIndex - 1 <= snapshotIndex) {
+      covered++;
+    }
+    if (covered == 0) {
+      return Future.succeededFuture();
+    }
+    List<Segment> deleted = new ArrayList<>(segments.subList(0, covered));
+    long start = segments.get(covered).firstIndex;
+    return writeLogStart(start).compose(v -> {
+      segments.subList(0, deleted.size()).clear();
+      dirDirty = true;
+      Future<Void> f = Future.succeededFuture();
+      for (Segment s : deleted) {
+        f = f.compose(x -> closeHandle(s)).compose(x -> fs.delete(s.path));
+      }
+      return f;
+    });
+  }
+
+  /** Deletes the whole log, last segment first, then records the new start. */
+  private Future<Void> resetTo(long next) {
+    return deleteSegmentsFrom(0)
+        .compose(v -> writeLogStart(next))
+        .map(v -> {
+          nextIndex = next;
+          return null;
+        });
+  }
+
+  /** Replaces {@code log-start} atomically and durably. */
+  private Future<Void> writeLogStart(long start) {
+    String tmp = path(LOG_START_TMP);
+    return fs.open(tmp)
+        .compose(h -> ContextFutures.closeAfter(h, h.write(LogStartFormat.encode(start), 0)
+            .compose(v -> h.force())))
+        .compose(v -> fs.move(tmp, path(LOG_START_FILE)))
+        .compose(v -> fs.fsyncDirectory(dir))
+        .map(v -> {
+          logStart = start;
+          return null;
+        });
+  }
+
+  /**
    * Writes a new copy of the hard state into the slot that does not hold the durable copy.
    *
    * @param forceNow fsync it before returning, instead of leaving it to the group fsync
@@ -643,8 +818,8 @@ public final class FileRaftStorage implements RaftStorage {
           p.promise.tryComplete();
         }
       } else {
-        StorageException e = new StorageException("fsync failed, so writes up to sequence "
-            + group.get(group.size() - 1).write.sequence() + " may not be durable: "
+        StorageException e = new StorageException("fsync failed, so writes up to "
+            + group.get(group.size() - 1).name + " may not be durable: "
             + ar.cause().getMessage() + "; this storage refuses further writes: reopen it to"
             + " recover", ar.cause());
         for (PendingWrite p : group) {
@@ -738,7 +913,7 @@ public final class FileRaftStorage implements RaftStorage {
     return Future.join(closes).transform(closed -> {
       Future<Void> released = lock == null ? Future.succeededFuture() : lock.release();
       lock = null;
-      return released.transform(ar -> firstFailure(closed, ar));
+      return released.transform(ar -> ContextFutures.firstFailure(closed, ar));
     });
   }
 
@@ -769,17 +944,6 @@ public final class FileRaftStorage implements RaftStorage {
     return h.close();
   }
 
-  private static Future<Void> closeAfter(StorageFileSystem.FileHandle h, Future<Void> work) {
-    return work.transform(done -> h.close().transform(closed -> firstFailure(done, closed)));
-  }
-
-  private static Future<Void> firstFailure(AsyncResult<?> first, AsyncResult<?> second) {
-    if (first.failed()) {
-      return Future.failedFuture(first.cause());
-    }
-    return second.failed() ? Future.failedFuture(second.cause()) : Future.succeededFuture();
-  }
-
   private String path(String name) {
     return Path.of(dir, name).toString();
   }
@@ -790,25 +954,6 @@ public final class FileRaftStorage implements RaftStorage {
    * one while writes from the context itself run at once would reorder them.
    */
   private <T> Future<T> onContext(Supplier<Future<T>> action) {
-    Context ctx = context;
-    Context current = Vertx.currentContext();
-    if (current != null && base(current) == ctx) {
-      return guarded(action);
-    }
-    Promise<T> promise = Promise.promise();
-    ctx.runOnContext(v -> guarded(action).onComplete(promise));
-    return promise.future();
-  }
-
-  private static Context base(Context c) {
-    return c instanceof ContextInternal ci ? ci.unwrap() : c;
-  }
-
-  private static <T> Future<T> guarded(Supplier<Future<T>> action) {
-    try {
-      return action.get();
-    } catch (RuntimeException e) {
-      return Future.failedFuture(e);
-    }
+    return ContextFutures.onContext(context, action);
   }
 }

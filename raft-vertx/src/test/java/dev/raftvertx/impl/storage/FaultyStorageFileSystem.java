@@ -10,7 +10,8 @@ import java.util.List;
 
 /**
  * Wraps a real {@link StorageFileSystem}: counts and records operations, and can be told to fail
- * the next fsync, to fail writes as a full disk would, or to hold fsyncs until released.
+ * the next fsync or the next file deletion, to fail writes as a full disk would, or to hold fsyncs
+ * until released.
  * Thread-safe (tests call it from their own thread, the storage from its context).
  */
 final class FaultyStorageFileSystem implements StorageFileSystem {
@@ -18,6 +19,7 @@ final class FaultyStorageFileSystem implements StorageFileSystem {
   private final StorageFileSystem real;
   private final List<String> events = new ArrayList<>();
   private boolean failNextFsync;
+  private boolean failNextDelete;
   private boolean diskFull;
   private Promise<Void> fsyncGate;
   private Promise<Void> fsyncHeld;
@@ -32,6 +34,11 @@ final class FaultyStorageFileSystem implements StorageFileSystem {
   /** The next fsync (of a file or a directory) fails with an I/O error. */
   synchronized void failNextFsync() {
     failNextFsync = true;
+  }
+
+  /** The next file deletion fails with an I/O error (as a crash before it would leave things). */
+  synchronized void failNextDelete() {
+    failNextDelete = true;
   }
 
   /** @param full whether file writes fail with "No space left on device" */
@@ -142,6 +149,13 @@ final class FaultyStorageFileSystem implements StorageFileSystem {
   @Override
   public Future<Void> delete(String path) {
     record("delete " + name(path));
+    synchronized (this) {
+      if (failNextDelete) {
+        failNextDelete = false;
+        return Future.failedFuture(
+            new IOException("Input/output error (simulated delete failure)"));
+      }
+    }
     return real.delete(path);
   }
 

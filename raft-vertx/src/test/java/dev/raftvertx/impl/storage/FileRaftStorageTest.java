@@ -348,6 +348,238 @@ class FileRaftStorageTest {
   }
 
   // =====================================================================================
+  // Compaction and reset
+  // =====================================================================================
+
+  /** Writes 3 entries of 100 bytes per write: with 1 KiB segments, six entries per segment. */
+  private List<LogEntry> writeSixPerSegment(FileRaftStorage s, long from, long to)
+      throws Exception {
+    List<LogEntry> log = new ArrayList<>();
+    for (long i = from; i <= to; i += 3) {
+      List<LogEntry> batch = entries(i, Math.min(i + 2, to), 1, 100);
+      await(s.write(write(0, batch, new HardState(1, null))));
+      log.addAll(batch);
+    }
+    return log;
+  }
+
+  private List<Long> segmentStarts() throws IOException {
+    return segmentFiles().stream()
+        .map(p -> Segment.parseFirstIndex(p.getFileName().toString())).toList();
+  }
+
+  @Test
+  void diskUseStaysBoundedWhenCompactingRepeatedly() throws Exception {
+    FileRaftStorage s = storage(1024, fs());
+    await(s.open(CLUSTER, NODE));
+    List<LogEntry> log = new ArrayList<>();
+    int maxSegments = 0;
+    long next = 1;
+    for (int round = 0; round < 60; round++) {
+      log.addAll(writeSixPerSegment(s, next, next + 23));
+      next += 24;
+      await(s.compact(next - 1 - 10));
+      maxSegments = Math.max(maxSegments, segmentFiles().size());
+    }
+    assertTrue(next > 1400);
+    // At most the segments holding the 10 entries kept above the snapshot, the one straddling
+    // it and the active one.
+    assertTrue(maxSegments <= 4, "segments after a compaction: up to " + maxSegments);
+    long firstKept = segmentStarts().get(0);
+    assertTrue(firstKept > next - 1 - 10 - 6 && firstKept <= next - 1 - 10 + 1,
+        "first kept " + firstKept);
+    await(s.close());
+
+    FileRaftStorage reopened = storage(1024, fs());
+    StoredState st = await(reopened.open(CLUSTER, NODE));
+    assertEquals(firstKept, st.firstIndex());
+    assertEquals(log.subList((int) firstKept - 1, log.size()), st.entries());
+    await(reopened.write(write(0, entries(next, next + 2, 1, 100), null)));
+    await(reopened.close());
+    StoredState again = await(storage(1024, fs()).open(CLUSTER, NODE));
+    assertEquals(next + 2, again.entries().get(again.entries().size() - 1).index());
+  }
+
+  @Test
+  void compactionDeletesOnlyWholeSegmentsAtOrBelowTheIndexAndNeverTheActiveOne()
+      throws Exception {
+    FaultyStorageFileSystem faulty = fs();
+    FileRaftStorage s = storage(1024, faulty);
+    await(s.open(CLUSTER, NODE));
+    List<LogEntry> log = writeSixPerSegment(s, 1, 30);
+    assertEquals(List.of(1L, 7L, 13L, 19L, 25L), segmentStarts());
+
+    await(s.compact(0));
+    await(s.compact(5)); // inside the first segment: nothing is wholly covered
+    assertEquals(List.of(1L, 7L, 13L, 19L, 25L), segmentStarts());
+    assertFalse(Files.exists(dataDir.resolve(FileRaftStorage.LOG_START_FILE)));
+
+    int before = faulty.events().size();
+    await(s.compact(14)); // 1..6 and 7..12 are covered; 13..18 holds 15..18 as well
+    assertEquals(List.of(13L, 19L, 25L), segmentStarts());
+    List<String> events = faulty.events().subList(before, faulty.events().size());
+    int recorded = events.indexOf("move " + FileRaftStorage.LOG_START_TMP);
+    assertTrue(recorded >= 0, events.toString());
+    assertEquals("fsyncdir", events.get(recorded + 1), events.toString());
+    assertTrue(events.indexOf("delete " + Segment.fileName(1)) > recorded, events.toString());
+    assertTrue(events.indexOf("delete " + Segment.fileName(7)) > recorded, events.toString());
+    assertEquals("fsyncdir", events.get(events.size() - 1),
+        "the deletions are durable when the compaction completes: " + events);
+
+    await(s.compact(1_000)); // past the end: only the active segment stays
+    assertEquals(List.of(25L), segmentStarts());
+    await(s.close());
+
+    StoredState st = await(storage(1024, fs()).open(CLUSTER, NODE));
+    assertEquals(25, st.firstIndex());
+    assertEquals(log.subList(24, 30), st.entries());
+  }
+
+  @Test
+  void aCompactionInterruptedAfterRecordingTheNewStartIsFinishedAtReopen() throws Exception {
+    FaultyStorageFileSystem faulty = fs();
+    FileRaftStorage s = storage(1024, faulty);
+    await(s.open(CLUSTER, NODE));
+    List<LogEntry> log = writeSixPerSegment(s, 1, 30);
+    faulty.failNextDelete();
+    Throwable e = failure(s.compact(20));
+    assertTrue(e.getMessage().contains("compaction up to index 20 failed"), e.getMessage());
+    assertTrue(failure(s.write(write(0, entries(31, 31, 1, 100), null))).getMessage()
+        .contains("refuses writes until reopened"));
+    await(s.close());
+    assertEquals(List.of(1L, 7L, 13L, 19L, 25L), segmentStarts(),
+        "the start is recorded, the segments are not deleted yet");
+
+    StoredState st = await(storage(1024, fs()).open(CLUSTER, NODE));
+    assertEquals(19, st.firstIndex());
+    assertEquals(log.subList(18, 30), st.entries());
+    assertEquals(List.of(19L, 25L), segmentStarts());
+  }
+
+  @Test
+  void compactionsAndResetsAreOrderedWithPipelinedWrites() throws Exception {
+    FileRaftStorage s = storage(1024, fs());
+    await(s.open(CLUSTER, NODE));
+    List<String> completions = Collections.synchronizedList(new ArrayList<>());
+    List<Future<Void>> all = new ArrayList<>();
+    HardState hs = new HardState(1, null);
+    long next = 1;
+    for (int i = 0; i < 12; i++) {
+      String name = "w" + i;
+      all.add(s.write(write(0, entries(next, next + 2, 1, 100), hs))
+          .onSuccess(v -> completions.add(name)));
+      next += 3;
+      if (i % 4 == 3) {
+        all.add(s.compact(next - 4).onSuccess(v -> completions.add("c" + name)));
+      }
+    }
+    all.add(s.reset(100).onSuccess(v -> completions.add("reset")));
+    all.add(s.write(write(0, entries(100, 102, 1, 100), hs))
+        .onSuccess(v -> completions.add("after")));
+    await(Future.all(all));
+    assertEquals(List.of("w0", "w1", "w2", "w3", "cw3", "w4", "w5", "w6", "w7", "cw7", "w8", "w9",
+        "w10", "w11", "cw11", "reset", "after"), completions);
+    await(s.close());
+    StoredState st = await(storage(1024, fs()).open(CLUSTER, NODE));
+    assertEquals(100, st.firstIndex());
+    assertEquals(entries(100, 102, 1, 100), st.entries());
+  }
+
+  @Test
+  void resetDiscardsTheLogAndAppendsContinueAtTheNewIndexAcrossReopens() throws Exception {
+    FaultyStorageFileSystem faulty = fs();
+    FileRaftStorage s = storage(1024, faulty);
+    await(s.open(CLUSTER, NODE));
+    writeSixPerSegment(s, 1, 20);
+    int before = faulty.events().size();
+    await(s.reset(101));
+    List<String> events = faulty.events().subList(before, faulty.events().size());
+    assertEquals(List.of("delete " + Segment.fileName(19), "fsyncdir",
+        "delete " + Segment.fileName(13), "fsyncdir", "delete " + Segment.fileName(7), "fsyncdir",
+        "delete " + Segment.fileName(1), "fsyncdir", "write " + FileRaftStorage.LOG_START_TMP,
+        "force " + FileRaftStorage.LOG_START_TMP, "move " + FileRaftStorage.LOG_START_TMP,
+        "fsyncdir"), events, "last segment first, each deletion durable, then the new start");
+    assertEquals(List.of(), segmentStarts());
+    await(s.close());
+
+    // A reset log reopens empty, starting at the new index.
+    FileRaftStorage empty = storage(1024, fs());
+    StoredState st = await(empty.open(CLUSTER, NODE));
+    assertEquals(101, st.firstIndex());
+    assertEquals(List.of(), st.entries());
+    Throwable gap = failure(empty.write(write(0, entries(50, 50, 1, 10), null)));
+    assertTrue(gap.getMessage().contains("the log continues at 101"), gap.getMessage());
+    await(empty.close());
+
+    FileRaftStorage appending = storage(1024, fs());
+    await(appending.open(CLUSTER, NODE));
+    List<LogEntry> log = writeSixPerSegment(appending, 101, 115);
+    await(appending.close());
+    StoredState reopened = await(storage(1024, fs()).open(CLUSTER, NODE));
+    assertEquals(101, reopened.firstIndex());
+    assertEquals(log, reopened.entries());
+    assertEquals(101L, segmentStarts().get(0));
+  }
+
+  @Test
+  void resetBelowTheCurrentEndReplacesConflictingEntries() throws Exception {
+    FileRaftStorage s = storage(1024, fs());
+    await(s.open(CLUSTER, NODE));
+    writeSixPerSegment(s, 1, 30);
+    await(s.reset(10));
+    await(s.write(write(0, entries(10, 12, 2, 50), new HardState(2, null))));
+    await(s.close());
+    StoredState st = await(storage(1024, fs()).open(CLUSTER, NODE));
+    assertEquals(10, st.firstIndex());
+    assertEquals(entries(10, 12, 2, 50), st.entries());
+  }
+
+  @Test
+  void truncationBelowTheLogStartFailsTheStorage() throws Exception {
+    FileRaftStorage s = storage(1024, fs());
+    await(s.open(CLUSTER, NODE));
+    writeSixPerSegment(s, 1, 30);
+    await(s.compact(12));
+    Throwable e = failure(s.write(write(5, entries(5, 5, 2, 10), new HardState(2, null))));
+    assertTrue(e.getMessage().contains("below the log's start 13"), e.getMessage());
+    await(s.close());
+    StoredState st = await(storage(1024, fs()).open(CLUSTER, NODE));
+    assertEquals(13, st.firstIndex());
+    assertEquals(entries(13, 30, 1, 100), st.entries());
+    assertEquals(new HardState(1, null), st.hardState());
+  }
+
+  @Test
+  void aDamagedLogStartOrAMissingFirstSegmentIsCorruption() throws Exception {
+    FileRaftStorage s = storage(1024, fs());
+    await(s.open(CLUSTER, NODE));
+    writeSixPerSegment(s, 1, 30);
+    await(s.compact(12));
+    await(s.close());
+
+    Files.delete(dataDir.resolve(Segment.fileName(13)));
+    Throwable gap = failure(storage(1024, fs()).open(CLUSTER, NODE));
+    assertInstanceOf(CorruptLogException.class, gap);
+    assertTrue(gap.getMessage().contains("should start at index 13"), gap.getMessage());
+
+    flipBit(dataDir.resolve(FileRaftStorage.LOG_START_FILE), 7);
+    Throwable damaged = failure(storage(1024, fs()).open(CLUSTER, NODE));
+    assertInstanceOf(CorruptLogException.class, damaged);
+    assertTrue(damaged.getMessage().contains("log start file"), damaged.getMessage());
+  }
+
+  @Test
+  void compactAndResetRefuseWhenNotOpenOrInvalid() throws Exception {
+    FileRaftStorage s = storage();
+    assertInstanceOf(IllegalStateException.class, failure(s.compact(1)));
+    assertInstanceOf(IllegalStateException.class, failure(s.reset(1)));
+    await(s.open(CLUSTER, NODE));
+    assertInstanceOf(IllegalArgumentException.class, failure(s.reset(0)));
+    await(s.close());
+    assertInstanceOf(IllegalStateException.class, failure(s.compact(1)));
+  }
+
+  // =====================================================================================
   // Segments
   // =====================================================================================
 
