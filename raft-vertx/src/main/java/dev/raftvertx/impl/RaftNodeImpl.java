@@ -422,6 +422,12 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     if (transfers != null) {
       transfers.close();
     }
+    if (core != null) {
+      // The gauges stop refreshing now; leave them saying follower, as status() does.
+      long last = core.lastIndex();
+      stats.gauges(Role.FOLLOWER, core.currentTerm(), core.commitIndex(), applier.appliedIndex(),
+          last, last - core.firstIndex() + 1, core.logBytes());
+    }
   }
 
   private boolean active() {
@@ -1057,15 +1063,20 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
         return;
       }
       Status s = core.status();
+      // A halted node serves nothing: it reports no leadership and no leader to follow (the
+      // core still holds the role and leader it had when it halted), and why it halted.
+      boolean halted = haltReason != null;
       Map<String, Long> match = new TreeMap<>();
-      s.followers().forEach((id, f) -> match.put(id, f.matchIndex()));
       Map<String, Long> next = new TreeMap<>();
-      s.followers().forEach((id, f) -> next.put(id, f.nextIndex()));
+      if (!halted) {
+        s.followers().forEach((id, f) -> match.put(id, f.matchIndex()));
+        s.followers().forEach((id, f) -> next.put(id, f.nextIndex()));
+      }
       Configuration c = s.configuration();
-      promise.complete(new NodeStatus(s.id(), s.role().display(), s.currentTerm(), s.votedFor(),
-          s.leaderId(), s.commitIndex(), applier.appliedIndex(), s.lastIndex(), match, c.voters(),
-          c.outgoingVoters(), c.learners(), haltReason, options.getClusterId(), next,
-          core.snapshotIndex()));
+      promise.complete(new NodeStatus(s.id(), (halted ? Role.FOLLOWER : s.role()).display(),
+          s.currentTerm(), s.votedFor(), halted ? null : s.leaderId(), s.commitIndex(),
+          applier.appliedIndex(), s.lastIndex(), match, c.voters(), c.outgoingVoters(),
+          c.learners(), haltReason, options.getClusterId(), next, core.snapshotIndex()));
     });
     return promise.future();
   }
