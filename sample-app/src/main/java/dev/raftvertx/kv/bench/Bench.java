@@ -94,13 +94,14 @@ public final class Bench extends BenchBase implements Callable<Integer> {
     prepare("raft-vertx-bench-");
     List<BenchResult> results = new ArrayList<>();
     try {
-      cluster = new LocalCluster(work, NODES, jvmOptions(), nodeArgs);
+      cluster = new LocalCluster(work, NODES, jvmOptions(), nodeArgs).kvToken(kvToken());
       cluster.startAll();
       System.out.println("INFO nodes " + cluster.ids() + " pids " + cluster.pids()
           + " http " + cluster.httpEndpoints() + " jvm " + nodeJvmOptions);
       vertx = Vertx.vertx();
       client = KvClient.create(vertx, new KvClientOptions().setEndpoints(cluster.httpEndpoints())
-          .setConnections(4).setPipeliningLimit(1).setRequestTimeoutMillis(5000));
+          .setToken(kvToken()).setConnections(4).setPipeliningLimit(1)
+          .setRequestTimeoutMillis(5000));
       awaitReady();
       for (String m : modes) {
         double w = m.equals(modes.get(0)) ? initialWarmup : initialWarmup / 3;
@@ -198,7 +199,7 @@ public final class Bench extends BenchBase implements Callable<Integer> {
     int n = connections > 0 ? connections
         : protocol == KvClientOptions.Protocol.HTTP_2 ? (inFlight + 99) / 100 : inFlight;
     return KvClient.create(vertx, new KvClientOptions().setEndpoints(cluster.httpEndpoints())
-        .setProtocol(protocol).setConnections(n)
+        .setToken(kvToken()).setProtocol(protocol).setConnections(n)
         .setPipeliningLimit(Math.max(1, (inFlight + n - 1) / n)));
   }
 
