@@ -7,7 +7,10 @@ import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
@@ -46,7 +49,8 @@ import java.security.NoSuchAlgorithmException;
  * {@link MessageDigest#isEqual}, so the comparison takes the same time whatever the guess.
  *
  * <p>Errors are JSON {@code {"error", "code", "outcome"}} where outcome is {@code not_applied} or
- * {@code unknown}: 400 malformed, 401 no or wrong token, 410 session expired, 413 too large, 429 overloaded, 503 no
+ * {@code unknown}: 400 malformed (a request that is not valid HTTP too; 414 and 431 for a request
+ * line or headers too long), 401 no or wrong token, 410 session expired, 413 too large, 429 overloaded, 503 no
  * leader or no quorum in time.
  */
 public final class KvHttpServer {
@@ -111,8 +115,20 @@ public final class KvHttpServer {
       router.route("/sessions*").handler(ctx -> requireToken(ctx, kvTokenDigest, "kv",
           "key-value token"));
     }
-    router.route().handler(BodyHandler.create().setBodyLimit(maxBodyBytes)
-        .setHandleFileUploads(false));
+    // The API reads raw bodies and JSON, never form attributes: not merging them into the
+    // parameters keeps BodyHandler from decoding the query string when the request ends, where
+    // a bad escape in it threw outside any handler and left the request unanswered for ever.
+    BodyHandler bodies = BodyHandler.create().setBodyLimit(maxBodyBytes)
+        .setHandleFileUploads(false).setMergeFormAttributes(false);
+    router.route().handler(ctx -> {
+      try {
+        bodies.handle(ctx);
+      } catch (IllegalStateException e) {
+        // Vert.x refuses to decode a form body sent with another method than POST, PUT, PATCH
+        // or DELETE (a GET with curl -d, say): the client's mistake, not a server error
+        error(ctx, 400, "bad request: " + e.getMessage(), "BAD_REQUEST", "not_applied");
+      }
+    });
     router.put("/kv/:key").handler(this::put);
     router.get("/kv/:key").handler(this::get);
     router.delete("/kv/:key").handler(this::delete);
@@ -154,6 +170,10 @@ public final class KvHttpServer {
     }
     router.route().last().handler(ctx -> error(ctx, 404, "no such endpoint: "
         + ctx.request().method() + " " + ctx.request().path(), null, null));
+    // a path the router cannot even match (a bad percent-escape, say): Vert.x answers 400 itself,
+    // here with the API's JSON error and without logging a stack trace per bad request
+    router.errorHandler(400, ctx -> error(ctx, 400, "bad request: " + (ctx.failure() == null
+        ? "malformed path or query" : ctx.failure().getMessage()), "BAD_REQUEST", "not_applied"));
     router.route().failureHandler(ctx -> {
       int status = ctx.statusCode() > 0 ? ctx.statusCode() : 500;
       error(ctx, status, status == 413 ? "request body too large" : "bad request: "
@@ -170,7 +190,30 @@ public final class KvHttpServer {
    * @return the server once listening
    */
   public Future<HttpServer> listen(String host, int port) {
-    return vertx.createHttpServer().requestHandler(router()).listen(port, host);
+    return vertx.createHttpServer().invalidRequestHandler(KvHttpServer::invalidRequest)
+        .requestHandler(router()).listen(port, host);
+  }
+
+  /**
+   * Answers a request that is not valid HTTP as Vert.x's default does (414 for a request line
+   * too long, 431 for headers too large, else 400, then the connection is closed), but with the
+   * API's JSON error body saying what was wrong.
+   *
+   * @param request the request the HTTP decoder failed on
+   */
+  static void invalidRequest(HttpServerRequest request) {
+    Throwable cause = request.decoderResult().cause();
+    int status = cause instanceof TooLongHttpLineException ? 414
+        : cause instanceof TooLongHttpHeaderException ? 431 : 400;
+    String reason = status == 414 ? "request line (method, path and query) too long"
+        : status == 431 ? "request headers too large"
+        : "malformed HTTP request" + (cause == null || cause.getMessage() == null ? ""
+            : ": " + cause.getMessage());
+    request.response().setStatusCode(status).putHeader("Content-Type", "application/json")
+        .putHeader("Connection", "close")
+        .end(new JsonObject().put("error", reason).put("code", "BAD_REQUEST")
+            .put("outcome", "not_applied").encode());
+    request.connection().close();
   }
 
   /**
