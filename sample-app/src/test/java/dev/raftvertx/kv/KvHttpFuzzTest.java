@@ -220,6 +220,11 @@ class KvHttpFuzzTest {
     assertJsonError(exchange(wellFormed("GET", "/status", Map.of("X-Big", "y".repeat(10_000)),
         null)), 431);
     assertEquals(200, exchange(wellFormed("GET", "/health", Map.of(), null)).status());
+    // and curl -d (a form content type) still stores the raw body as the value
+    assertEquals(200, exchange(wellFormed("PUT", "/kv/hello", Map.of("Authorization", auth,
+        "Content-Type", "application/x-www-form-urlencoded"), "world".getBytes())).status());
+    assertEquals("world", exchange(wellFormed("GET", "/kv/hello", Map.of("Authorization", auth),
+        null)).text());
   }
 
   private static void assertJsonError(Answer a, int status) {
