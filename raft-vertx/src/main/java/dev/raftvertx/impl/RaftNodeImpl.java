@@ -27,6 +27,7 @@ import dev.raftvertx.core.Status;
 import dev.raftvertx.core.StorageWrite;
 import dev.raftvertx.impl.storage.FileRaftStorage;
 import dev.raftvertx.impl.storage.VertxStorageFileSystem;
+import dev.raftvertx.impl.transport.AbstractTransport;
 import dev.raftvertx.impl.transport.EventBusTransport;
 import dev.raftvertx.impl.transport.TcpBridgeOptions;
 import dev.raftvertx.impl.transport.TcpBridgeTransport;
@@ -170,7 +171,7 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     if (transport == null) {
       transport = options.getTransport() == RaftOptions.TransportKind.TCP
           ? new TcpBridgeTransport(vertx, options.getClusterId(), options.getNodeId(),
-              options.getPeers(), TcpBridgeOptions.defaults())
+              options.getPeers(), TcpBridgeOptions.defaults().withTls(options.getTls()))
           : new EventBusTransport(vertx, options.getClusterId(), options.getNodeId());
     }
     eventsAddress = "raft." + options.getClusterId() + "." + options.getNodeId() + ".events";
@@ -182,6 +183,10 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
           applier = new Applier(this::applyCommand, options.getSessionTimeoutMillis(),
               options.getMaxSessions(), options.getSessionResponseWindow());
           transport.receiver(this::onMessage);
+          if (transport instanceof AbstractTransport t) { // senders: members, else (joining) peers
+            t.allowSenders(id -> core.configuration().isMember(id)
+                || core.configuration().members().isEmpty() && options.getPeers().containsKey(id));
+          }
           return transport.start();
         })
         .onSuccess(v -> {

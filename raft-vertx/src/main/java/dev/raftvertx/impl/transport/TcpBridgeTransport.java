@@ -274,7 +274,7 @@ public final class TcpBridgeTransport extends AbstractTransport {
   private void onConnectionFailure(Throwable e) {
     if (isOpen()) {
       rejectConnection("inbound connection failed" + (isTls() ? " (TLS handshake)" : "") + ": "
-          + e.getMessage());
+          + (e.getMessage() != null ? e.getMessage() : e.toString()));
     }
   }
 
