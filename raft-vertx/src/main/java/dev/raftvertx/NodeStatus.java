@@ -9,18 +9,20 @@ import java.util.SortedSet;
  * A point-in-time picture of one node, for status pages, health checks and metrics.
  *
  * @param id the node id
- * @param role "follower", "pre_candidate", "candidate" or "leader"
+ * @param role "follower", "pre_candidate", "candidate" or "leader"; a halted node (see
+ *     {@code error}) reports "follower", whatever role it had when it halted
  * @param term the current term
  * @param votedFor the vote in the current term, or null
- * @param leaderId the leader this node follows, or null
+ * @param leaderId the leader this node follows, or null (always null once halted)
  * @param commitIndex highest index known committed
  * @param lastApplied highest index applied to the state machine
  * @param lastIndex index of the last log entry
- * @param matchIndex on the leader, each follower's match index; empty otherwise
+ * @param matchIndex on the leader, each follower's match index; empty otherwise (and once halted)
  * @param voters voting members (C_new while a joint configuration is in force)
  * @param outgoingVoters voting members of C_old while joint, else empty
  * @param learners non-voting members
- * @param error why the node halted, or null while it runs
+ * @param error why the node halted (storage or state machine failure; it then serves nothing
+ *     until restarted), or null while it runs
  * @param clusterId the cluster id (events are published at
  *     {@code raft.<clusterId>.<nodeId>.events})
  * @param nextIndex on the leader, the next index it will send each follower; empty otherwise

@@ -57,6 +57,14 @@ public class RaftOptions {
   public static final long DEFAULT_MEMBERSHIP_TIMEOUT_MILLIS = 60_000;
   /** Default log segment size: 64 MiB. */
   public static final long DEFAULT_MAX_SEGMENT_BYTES = 64L << 20;
+  /** Default log entries applied since the latest snapshot that trigger a new one: 16,384. */
+  public static final long DEFAULT_SNAPSHOT_THRESHOLD_ENTRIES = 16_384;
+  /** Default log size in bytes (held in memory) that triggers a snapshot: 64 MiB. */
+  public static final long DEFAULT_SNAPSHOT_THRESHOLD_BYTES = 64L << 20;
+  /** Default entries kept below a new snapshot for followers that lag a little: 1,024. */
+  public static final long DEFAULT_SNAPSHOT_TRAILING_ENTRIES = 1_024;
+  /** Default size of one InstallSnapshot chunk: 256 KiB. */
+  public static final int DEFAULT_SNAPSHOT_CHUNK_BYTES = 256 << 10;
   /** Default: no Micrometer metrics. */
   public static final boolean DEFAULT_METRICS_ENABLED = false;
 
@@ -80,6 +88,10 @@ public class RaftOptions {
   private int maxSessions = DEFAULT_MAX_SESSIONS;
   private int sessionResponseWindow = DEFAULT_SESSION_RESPONSE_WINDOW;
   private long maxSegmentBytes = DEFAULT_MAX_SEGMENT_BYTES;
+  private long snapshotThresholdEntries = DEFAULT_SNAPSHOT_THRESHOLD_ENTRIES;
+  private long snapshotThresholdBytes = DEFAULT_SNAPSHOT_THRESHOLD_BYTES;
+  private long snapshotTrailingEntries = DEFAULT_SNAPSHOT_TRAILING_ENTRIES;
+  private int snapshotChunkBytes = DEFAULT_SNAPSHOT_CHUNK_BYTES;
   private boolean metricsEnabled = DEFAULT_METRICS_ENABLED;
   private String metricsRegistryName;
   private long learnerCatchUpMaxLag = DEFAULT_LEARNER_CATCH_UP_MAX_LAG;
@@ -134,6 +146,10 @@ public class RaftOptions {
     maxSessions = json.getInteger("maxSessions", maxSessions);
     sessionResponseWindow = json.getInteger("sessionResponseWindow", sessionResponseWindow);
     maxSegmentBytes = json.getLong("maxSegmentBytes", maxSegmentBytes);
+    snapshotThresholdEntries = json.getLong("snapshotThresholdEntries", snapshotThresholdEntries);
+    snapshotThresholdBytes = json.getLong("snapshotThresholdBytes", snapshotThresholdBytes);
+    snapshotTrailingEntries = json.getLong("snapshotTrailingEntries", snapshotTrailingEntries);
+    snapshotChunkBytes = json.getInteger("snapshotChunkBytes", snapshotChunkBytes);
     metricsEnabled = json.getBoolean("metricsEnabled", metricsEnabled);
     metricsRegistryName = json.getString("metricsRegistryName", metricsRegistryName);
     learnerCatchUpMaxLag = json.getLong("learnerCatchUpMaxLag", learnerCatchUpMaxLag);
@@ -168,6 +184,10 @@ public class RaftOptions {
         .put("maxSessions", maxSessions)
         .put("sessionResponseWindow", sessionResponseWindow)
         .put("maxSegmentBytes", maxSegmentBytes)
+        .put("snapshotThresholdEntries", snapshotThresholdEntries)
+        .put("snapshotThresholdBytes", snapshotThresholdBytes)
+        .put("snapshotTrailingEntries", snapshotTrailingEntries)
+        .put("snapshotChunkBytes", snapshotChunkBytes)
         .put("metricsEnabled", metricsEnabled)
         .put("metricsRegistryName", metricsRegistryName)
         .put("learnerCatchUpMaxLag", learnerCatchUpMaxLag)
@@ -198,6 +218,11 @@ public class RaftOptions {
     require(sessionTimeoutMillis >= 1 && maxSessions >= 1 && sessionResponseWindow >= 1,
         "session limits must be positive");
     require(maxSegmentBytes >= 1024, "maxSegmentBytes must be >= 1024");
+    require(snapshotThresholdEntries >= 1 && snapshotThresholdBytes >= 1,
+        "snapshot thresholds must be positive");
+    require(snapshotTrailingEntries >= 0, "snapshotTrailingEntries must be >= 0");
+    require(snapshotChunkBytes >= 1024 && snapshotChunkBytes <= 16 << 20,
+        "snapshotChunkBytes must be between 1 KiB and 16 MiB");
     require(learnerCatchUpMaxLag >= 0, "learnerCatchUpMaxLag must be >= 0");
     require(membershipTimeoutMillis >= 1, "membershipTimeoutMillis must be >= 1");
     if (transport == TransportKind.TCP) {
@@ -499,6 +524,70 @@ public class RaftOptions {
    */
   public RaftOptions setMaxSegmentBytes(long maxSegmentBytes) {
     this.maxSegmentBytes = maxSegmentBytes;
+    return this;
+  }
+
+  /** @return entries applied since the latest snapshot that make the node take a new one */
+  public long getSnapshotThresholdEntries() {
+    return snapshotThresholdEntries;
+  }
+
+  /**
+   * Log compaction (§7): the node snapshots its state machine, on its own and without pausing
+   * proposals, once this many entries were applied since its latest snapshot (or once the log
+   * passes {@link #setSnapshotThresholdBytes}), then deletes the log segments the snapshot
+   * covers. Only state machines that implement {@link StateMachine#snapshot} are snapshotted.
+   *
+   * @param snapshotThresholdEntries the entry count, at least 1
+   * @return a reference to this, so the API can be used fluently
+   */
+  public RaftOptions setSnapshotThresholdEntries(long snapshotThresholdEntries) {
+    this.snapshotThresholdEntries = snapshotThresholdEntries;
+    return this;
+  }
+
+  /** @return the size in bytes of the log held in memory that makes the node take a snapshot */
+  public long getSnapshotThresholdBytes() {
+    return snapshotThresholdBytes;
+  }
+
+  /**
+   * @param snapshotThresholdBytes the node takes a snapshot once the entries of its log held in
+   *     memory (as counted by {@link dev.raftvertx.core.LogEntry#sizeInBytes()}) pass this size
+   * @return a reference to this, so the API can be used fluently
+   */
+  public RaftOptions setSnapshotThresholdBytes(long snapshotThresholdBytes) {
+    this.snapshotThresholdBytes = snapshotThresholdBytes;
+    return this;
+  }
+
+  /** @return entries kept below a new snapshot */
+  public long getSnapshotTrailingEntries() {
+    return snapshotTrailingEntries;
+  }
+
+  /**
+   * @param snapshotTrailingEntries entries kept in the log below a new snapshot, so that a
+   *     follower that lags by fewer entries catches up from the log rather than a snapshot
+   * @return a reference to this, so the API can be used fluently
+   */
+  public RaftOptions setSnapshotTrailingEntries(long snapshotTrailingEntries) {
+    this.snapshotTrailingEntries = snapshotTrailingEntries;
+    return this;
+  }
+
+  /** @return the size of one InstallSnapshot chunk */
+  public int getSnapshotChunkBytes() {
+    return snapshotChunkBytes;
+  }
+
+  /**
+   * @param snapshotChunkBytes bytes of snapshot data per InstallSnapshot chunk (1 KiB to 16 MiB);
+   *     a leader keeps up to four chunks in flight per follower
+   * @return a reference to this, so the API can be used fluently
+   */
+  public RaftOptions setSnapshotChunkBytes(int snapshotChunkBytes) {
+    this.snapshotChunkBytes = snapshotChunkBytes;
     return this;
   }
 

@@ -1,6 +1,7 @@
 package dev.raftvertx.core;
 
 import java.util.List;
+import java.util.Objects;
 
 /**
  * A Raft RPC exchanged between nodes. Every message carries the sender's term (§5.1), the sender
@@ -126,5 +127,64 @@ public sealed interface Message {
    * leadership transfer (thesis §3.10). The election skips pre-vote and carries the transfer flag.
    */
   record TimeoutNow(long term, String from, String to) implements Message {
+  }
+
+  /**
+   * The leader's latest snapshot (§7) for a follower whose next entry the leader's log no longer
+   * holds. The core never puts the snapshot's data in a message: on the leader, this message asks
+   * the driver to transfer the snapshot (in {@link SnapshotChunk}s) and to report the outcome with
+   * {@link RaftCore#reportSnapshot}; on the follower, the driver steps it into the core only once
+   * the snapshot with this index is durable, and the core then installs it (or ignores it if its
+   * commit index already covers it) and answers with an {@link AppendEntriesResponse}.
+   *
+   * @param index the last log index the snapshot includes
+   * @param snapshotTerm the term of that entry
+   * @param configuration the configuration in force at {@code index}
+   */
+  record InstallSnapshot(long term, String from, String to, long index, long snapshotTerm,
+      Configuration configuration) implements Message {
+    public InstallSnapshot {
+      Objects.requireNonNull(configuration, "configuration");
+    }
+  }
+
+  /**
+   * One chunk of a snapshot transfer (InstallSnapshot RPC of §7, split in chunks): exchanged by
+   * the drivers, never stepped into a core. The first chunk (offset 0) carries the snapshot's
+   * metadata; a follower that holds no transfer at the chunk's offset answers with the offset it
+   * expects, so a transfer resumes after a lost chunk.
+   *
+   * @param index the last log index the snapshot includes
+   * @param snapshotTerm the term of that entry
+   * @param configuration the configuration at {@code index} (chunk at offset 0 only, else null)
+   * @param sessions the encoded session table (chunk at offset 0 only, else null)
+   * @param size the length of the snapshot's data
+   * @param checksum the CRC32C of the snapshot's data
+   * @param offset where {@code data} starts in the snapshot's data
+   * @param data the chunk's bytes
+   */
+  record SnapshotChunk(long term, String from, String to, long index, long snapshotTerm,
+      Configuration configuration, byte[] sessions, long size, int checksum, long offset,
+      byte[] data) implements Message {
+    public SnapshotChunk {
+      Objects.requireNonNull(data, "data");
+    }
+
+    /** @return true if this chunk ends the data */
+    public boolean last() {
+      return offset + data.length == size;
+    }
+  }
+
+  /**
+   * The follower's answer to a {@link SnapshotChunk}.
+   *
+   * @param index the snapshot's index, echoed
+   * @param ok true if the chunk was accepted
+   * @param nextOffset the offset the follower expects next (after a refusal: where to resume)
+   * @param done true once the whole snapshot is durable on the follower (or not needed there)
+   */
+  record SnapshotChunkResponse(long term, String from, String to, long index, boolean ok,
+      long nextOffset, boolean done) implements Message {
   }
 }

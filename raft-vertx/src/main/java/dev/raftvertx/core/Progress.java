@@ -5,11 +5,13 @@ import java.util.ArrayDeque;
 /**
  * The leader's view of one follower (§5.3 nextIndex/matchIndex), with the replication state
  * machine of etcd's {@code tracker}: PROBE sends one AppendEntries at a time until the follower's
- * log position is found; REPLICATE streams pipelined AppendEntries, bounded in count and bytes.
+ * log position is found; REPLICATE streams pipelined AppendEntries, bounded in count and bytes;
+ * SNAPSHOT waits while the driver transfers a snapshot, because the follower needs entries that
+ * the leader's log no longer holds (§7).
  */
 final class Progress {
 
-  enum State { PROBE, REPLICATE }
+  enum State { PROBE, REPLICATE, SNAPSHOT }
 
   /** Highest index known to be replicated (and durable) on the follower. */
   long match;
@@ -20,6 +22,8 @@ final class Progress {
   boolean probeSent;
   /** Heard from since the last check-quorum period. */
   boolean recentActive;
+  /** In SNAPSHOT: the index of the snapshot being transferred. */
+  long pendingSnapshot;
   /** Highest heartbeat round the follower acknowledged (ReadIndex). */
   long ackedRound;
   /** In REPLICATE: last index and byte size of each AppendEntries in flight, oldest first. */
@@ -32,9 +36,16 @@ final class Progress {
 
   void becomeProbe() {
     state = State.PROBE;
+    pendingSnapshot = 0;
     probeSent = false;
     inflight.clear();
     inflightBytes = 0;
+  }
+
+  void becomeSnapshot(long snapshotIndex) {
+    becomeProbe();
+    state = State.SNAPSHOT;
+    pendingSnapshot = snapshotIndex;
   }
 
   void becomeReplicate() {

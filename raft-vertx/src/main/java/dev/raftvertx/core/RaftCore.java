@@ -2,6 +2,7 @@ package dev.raftvertx.core;
 
 import dev.raftvertx.core.Message.AppendEntriesRequest;
 import dev.raftvertx.core.Message.AppendEntriesResponse;
+import dev.raftvertx.core.Message.InstallSnapshot;
 import dev.raftvertx.core.Message.ProposeRequest;
 import dev.raftvertx.core.Message.ProposeResponse;
 import dev.raftvertx.core.Message.ReadIndexRequest;
@@ -67,6 +68,16 @@ public final class RaftCore {
   private Configuration baseConfiguration;
   private Configuration configuration;
 
+  // ---- snapshots (§7) ----
+  /** Last index covered by the latest durable snapshot (0: none). */
+  private long snapshotIndex;
+  /** Term of the entry at {@link #snapshotIndex}. */
+  private long snapshotTerm;
+  /** The configuration in force at {@link #snapshotIndex}. */
+  private Configuration snapshotConfiguration;
+  /** A snapshot this follower installed since the last ready(), for the driver to restore. */
+  private Ready.SnapshotRestore restoreOut;
+
   // ---- timers, in ticks ----
   private int electionElapsed;
   private int heartbeatElapsed;
@@ -121,6 +132,8 @@ public final class RaftCore {
   private long writeSequence;
   /** The hard state in the last write handed out (or loaded). */
   private HardState writtenHardState;
+  /** Pending (not yet handed out) write: the log is discarded and restarts here, or 0. */
+  private long pendingResetTo;
   /** Pending (not yet handed out) write: truncation point, or 0. */
   private long pendingTruncateFrom;
   /** Pending (not yet handed out) write: entries to append. */
@@ -199,6 +212,9 @@ public final class RaftCore {
     this.commitIndex = baseIndex;
     this.handedOutIndex = baseIndex;
     this.baseConfiguration = Objects.requireNonNull(baseConfiguration, "baseConfiguration");
+    this.snapshotIndex = baseIndex;
+    this.snapshotTerm = baseTerm;
+    this.snapshotConfiguration = baseConfiguration;
     for (LogEntry e : entries) {
       if (e.type() == EntryType.CONFIG) {
         configsInLog.put(e.index(), Configuration.decode(e.data()));
@@ -272,6 +288,9 @@ public final class RaftCore {
    * @param m the message
    */
   public void step(Message m) {
+    if (m instanceof Message.SnapshotChunk || m instanceof Message.SnapshotChunkResponse) {
+      throw new IllegalArgumentException("snapshot chunks are the driver's business: " + m);
+    }
     if (m instanceof ProposeRequest || m instanceof ProposeResponse
         || m instanceof ReadIndexRequest || m instanceof ReadIndexResponse) {
       stepClientMessage(m); // client traffic: carries no term promise
@@ -292,15 +311,17 @@ public final class RaftCore {
           || (m instanceof VoteResponse vs && vs.preVote() && vs.voteGranted());
       if (!preVoteTraffic) {
         // §5.1: a node that sees a higher term adopts it and becomes a follower.
-        becomeFollower(m.term(), m instanceof AppendEntriesRequest ? m.from() : null);
+        becomeFollower(m.term(),
+            m instanceof AppendEntriesRequest || m instanceof InstallSnapshot ? m.from() : null);
       }
     } else if (m.term() < currentTerm) {
-      if (m instanceof AppendEntriesRequest) {
+      if (m instanceof AppendEntriesRequest || m instanceof InstallSnapshot) {
         // §5.1: reject a stale leader; our term in the reply makes it step down. This also lets a
         // node whose term ran ahead (check-quorum may make others ignore its votes) pull the
         // cluster up to its term and rejoin.
-        sendAfterPersist(new AppendEntriesResponse(currentTerm, id, m.from(), false, 0,
-            ((AppendEntriesRequest) m).prevLogIndex(), 0, 0, 0));
+        long prev = m instanceof AppendEntriesRequest ae ? ae.prevLogIndex() : 0;
+        sendAfterPersist(new AppendEntriesResponse(currentTerm, id, m.from(), false, 0, prev, 0, 0,
+            0));
       } else if (m instanceof VoteRequest vr) {
         sendAfterPersist(new VoteResponse(currentTerm, id, m.from(), false, vr.preVote()));
       }
@@ -320,6 +341,15 @@ public final class RaftCore {
         becomeFollower(ae.term(), ae.from()); // §5.2: a candidate recognizes the new leader
       }
       handleAppendEntries(ae);
+    } else if (m instanceof InstallSnapshot is) {
+      if (role == Role.LEADER) {
+        throw new IllegalStateException(id + ": two leaders in term " + currentTerm + ": "
+            + is.from() + " and " + id);
+      }
+      if (role != Role.FOLLOWER) {
+        becomeFollower(is.term(), is.from());
+      }
+      handleInstallSnapshot(is);
     } else if (m instanceof AppendEntriesResponse ar) {
       if (role == Role.LEADER) {
         handleAppendResponse(ar);
@@ -459,6 +489,91 @@ public final class RaftCore {
     return null;
   }
 
+  /**
+   * Tells the core that the driver made a snapshot durable that covers the log up to index (the
+   * state machine as applied through index). A leader sends its latest snapshot to followers
+   * whose next entry its log no longer holds. Then call {@link #compact} to free the entries.
+   *
+   * @param index the snapshot's last included index: handed out for applying, and still held by
+   *     the log (or its base)
+   * @throws IllegalArgumentException if index was not handed out or is no longer in the log
+   */
+  public void snapshotTaken(long index) {
+    if (index <= snapshotIndex) {
+      return;
+    }
+    if (index > handedOutIndex) {
+      throw new IllegalArgumentException("a snapshot at " + index + " covers entries not yet"
+          + " handed out for applying (up to " + handedOutIndex + ")");
+    }
+    long term = log.term(index);
+    if (term < 0) {
+      throw new IllegalArgumentException("a snapshot at " + index + " is outside the log ("
+          + log.baseIndex() + ", " + log.lastIndex() + "]");
+    }
+    snapshotIndex = index;
+    snapshotTerm = term;
+    snapshotConfiguration = configurationAt(index);
+  }
+
+  /**
+   * Drops the log entries up to index from memory (log compaction, §7); a durable snapshot must
+   * cover them ({@link #snapshotTaken}). A driver may keep some entries below its latest snapshot
+   * so that a follower that lags a little catches up from the log instead of a snapshot.
+   *
+   * @param index the last entry to drop: at most the latest snapshot's index
+   */
+  public void compact(long index) {
+    if (index > snapshotIndex) {
+      throw new IllegalArgumentException("cannot compact to " + index + ": the latest snapshot"
+          + " covers entries up to " + snapshotIndex);
+    }
+    if (index <= log.baseIndex()) {
+      return;
+    }
+    Configuration atIndex = configurationAt(index);
+    log.compactTo(index);
+    configsInLog.headMap(index, true).clear();
+    baseConfiguration = atIndex;
+  }
+
+  /**
+   * @param index a log index, at or above the log's base ({@link #firstIndex()} - 1)
+   * @return the configuration in force at index (the newest configuration entry at or below it)
+   */
+  public Configuration configurationAt(long index) {
+    Map.Entry<Long, Configuration> e = configsInLog.floorEntry(index);
+    return e != null ? e.getValue() : baseConfiguration;
+  }
+
+  /** @return the last index covered by the latest snapshot this core knows of (0: none) */
+  public long snapshotIndex() {
+    return snapshotIndex;
+  }
+
+  /**
+   * Reports how the transfer of a snapshot to a follower ended ({@link InstallSnapshot} handed
+   * out by a leader). After a failure the leader tries again at the next heartbeat; after a
+   * success it continues with the entries after the snapshot.
+   *
+   * @param peer the follower
+   * @param ok true if the follower holds the snapshot durably
+   */
+  public void reportSnapshot(String peer, boolean ok) {
+    Progress p = role == Role.LEADER ? progress.get(peer) : null;
+    if (p == null || p.state != Progress.State.SNAPSHOT) {
+      return;
+    }
+    long sent = p.pendingSnapshot;
+    p.becomeProbe();
+    if (ok) {
+      p.next = Math.max(p.match, sent) + 1;
+      needsAppend.add(peer);
+    } else {
+      p.probeSent = true; // retried at the next heartbeat
+    }
+  }
+
   /** @return the index of the entry holding the configuration in force */
   public long configurationIndex() {
     return configIndex();
@@ -579,7 +694,8 @@ public final class RaftCore {
   public void persisted(long sequence) {
     while (!inflightWrites.isEmpty() && inflightWrites.peekFirst().sequence() <= sequence) {
       InflightWrite w = inflightWrites.removeFirst();
-      persistedIndex = Math.min(w.lastIndexAtCut(), w.cap());
+      // entries up to the base are durable in a snapshot
+      persistedIndex = Math.max(log.baseIndex(), Math.min(w.lastIndexAtCut(), w.cap()));
     }
     while (!heldMessages.isEmpty() && heldMessages.peekFirst().sequence() <= sequence) {
       Message m = heldMessages.removeFirst().message();
@@ -602,7 +718,7 @@ public final class RaftCore {
   public boolean hasReady() {
     return !outbox.isEmpty() || !writesOut.isEmpty() || hasPendingWrite()
         || handedOutIndex < commitIndex || !readsOut.isEmpty() || !failedReadsOut.isEmpty()
-        || !forwardedOut.isEmpty()
+        || !forwardedOut.isEmpty() || restoreOut != null
         || (role == Role.LEADER && (!needsAppend.isEmpty() || !needsCommitUpdate.isEmpty()));
   }
 
@@ -624,7 +740,9 @@ public final class RaftCore {
       handedOutIndex = commitIndex;
     }
     Ready r = new Ready(List.copyOf(outbox), List.copyOf(writesOut), committed,
-        List.copyOf(readsOut), List.copyOf(failedReadsOut), List.copyOf(forwardedOut));
+        List.copyOf(readsOut), List.copyOf(failedReadsOut), List.copyOf(forwardedOut),
+        restoreOut);
+    restoreOut = null;
     forwardedOut.clear();
     outbox.clear();
     writesOut.clear();
@@ -881,7 +999,9 @@ public final class RaftCore {
   private void handleAppendEntries(AppendEntriesRequest m) {
     leaderId = m.from();
     electionElapsed = 0;
-    if (log.matchTerm(m.prevLogIndex(), m.prevLogTerm())) {
+    // Below the base our log holds no terms, but every entry up to the commit index is committed,
+    // so the leader of this term holds it too (§5.4): those entries match.
+    if (m.prevLogIndex() < log.baseIndex() || log.matchTerm(m.prevLogIndex(), m.prevLogTerm())) {
       long lastNew = m.prevLogIndex() + m.entries().size();
       // §5.3: delete a conflicting entry and all that follow; entries that already match are kept,
       // so a reordered or duplicated request never truncates anything.
@@ -905,8 +1025,9 @@ public final class RaftCore {
       if (newCommit > commitIndex) {
         commitIndex = newCommit;
       }
-      sendAfterPersist(new AppendEntriesResponse(currentTerm, id, m.from(), true, lastNew, 0, 0, 0,
-          m.round()));
+      // Our committed prefix (durable once this answer leaves) is the leader's too.
+      sendAfterPersist(new AppendEntriesResponse(currentTerm, id, m.from(), true,
+          Math.max(lastNew, commitIndex), 0, 0, 0, m.round()));
     } else {
       long conflictTerm;
       long conflictIndex;
@@ -922,6 +1043,50 @@ public final class RaftCore {
     }
   }
 
+  /**
+   * §7: the driver made the leader's snapshot durable here. A snapshot the commit index already
+   * covers changes nothing; otherwise the log keeps the entries after the snapshot if it holds
+   * the snapshot's last entry, else it is discarded, and the state machine is restored from it.
+   */
+  private void handleInstallSnapshot(InstallSnapshot m) {
+    leaderId = m.from();
+    electionElapsed = 0;
+    if (m.index() <= commitIndex) {
+      sendAfterPersist(new AppendEntriesResponse(currentTerm, id, m.from(), true, commitIndex, 0, 0,
+          0, 0));
+      return;
+    }
+    if (log.matchTerm(m.index(), m.snapshotTerm())) {
+      log.compactTo(m.index());
+      configsInLog.headMap(m.index(), true).clear();
+    } else {
+      log.resetTo(m.index(), m.snapshotTerm());
+      configsInLog.clear();
+      pendingEntries.clear();
+      pendingTruncateFrom = 0;
+      pendingResetTo = m.index() + 1;
+      if (!inflightWrites.isEmpty()) {
+        List<InflightWrite> capped = new ArrayList<>(inflightWrites.size());
+        for (InflightWrite w : inflightWrites) {
+          capped.add(w.withCap(m.index()));
+        }
+        inflightWrites.clear();
+        inflightWrites.addAll(capped);
+      }
+    }
+    baseConfiguration = m.configuration();
+    persistedIndex = Math.max(persistedIndex, m.index());
+    commitIndex = m.index();
+    handedOutIndex = m.index();
+    snapshotIndex = m.index();
+    snapshotTerm = m.snapshotTerm();
+    snapshotConfiguration = m.configuration();
+    setConfiguration(currentConfigurationFromLog());
+    restoreOut = new Ready.SnapshotRestore(m.index(), m.snapshotTerm());
+    sendAfterPersist(new AppendEntriesResponse(currentTerm, id, m.from(), true, m.index(), 0, 0, 0,
+        0));
+  }
+
   // =====================================================================================
   // Replication: leader side (§5.3, §5.4.2)
   // =====================================================================================
@@ -935,6 +1100,18 @@ public final class RaftCore {
     if (m.round() > p.ackedRound) {
       p.ackedRound = m.round();
       checkReadRound();
+    }
+    if (p.state == Progress.State.SNAPSHOT) {
+      // Waiting for a snapshot transfer; an answer that shows the follower past the snapshot
+      // (it installed it, or it had committed that far) ends the wait.
+      if (m.success() && p.maybeUpdate(m.matchIndex())) {
+        if (p.match >= p.pendingSnapshot) {
+          p.becomeReplicate();
+          needsAppend.add(m.from());
+        }
+        maybeCommit();
+      }
+      return;
     }
     if (m.success()) {
       boolean wasProbe = p.state == Progress.State.PROBE;
@@ -1056,7 +1233,10 @@ public final class RaftCore {
    * known to hold durably, so it always succeeds and tells the follower the commit index.
    */
   private void sendHeartbeat(String peer, Progress p) {
-    outbox.add(new AppendEntriesRequest(currentTerm, id, peer, p.match, log.term(p.match),
+    // below the base (compacted) the anchor is the base, which the follower holds if it is that
+    // far, or below whose commit index it is
+    long anchor = Math.max(p.match, log.baseIndex());
+    outbox.add(new AppendEntriesRequest(currentTerm, id, peer, anchor, log.term(anchor),
         List.of(), commitIndex, round));
   }
 
@@ -1069,7 +1249,8 @@ public final class RaftCore {
         sent = sendAppends(peer, e.getValue());
       }
       Progress p = e.getValue();
-      if (!sent && needsTailCheck.contains(peer) && p.state == Progress.State.REPLICATE) {
+      if (!sent && needsTailCheck.contains(peer) && p.state == Progress.State.REPLICATE
+          && p.next - 1 >= log.baseIndex()) {
         outbox.add(new AppendEntriesRequest(currentTerm, id, peer, p.next - 1, log.term(p.next - 1),
             List.of(), commitIndex, round));
       } else if (!sent && needsCommitUpdate.contains(peer)) {
@@ -1083,6 +1264,12 @@ public final class RaftCore {
 
   private boolean sendAppends(String peer, Progress p) {
     boolean sent = false;
+    if (p.state == Progress.State.SNAPSHOT) {
+      return false;
+    }
+    if (p.next - 1 < log.baseIndex()) {
+      return sendSnapshot(peer, p);
+    }
     if (p.state == Progress.State.PROBE) {
       if (p.probeSent) {
         return false;
@@ -1095,6 +1282,9 @@ public final class RaftCore {
     }
     while (p.next <= log.lastIndex()
         && !p.inflightFull(config.maxInflightMessages(), config.maxInflightBytes())) {
+      if (p.next - 1 < log.baseIndex()) {
+        return sendSnapshot(peer, p) || sent;
+      }
       List<LogEntry> entries = log.slice(p.next, config.maxMessageBytes(), Integer.MAX_VALUE);
       long bytes = 0;
       for (LogEntry le : entries) {
@@ -1108,6 +1298,18 @@ public final class RaftCore {
       sent = true;
     }
     return sent;
+  }
+
+  /** §7: the follower needs entries the log no longer holds; the driver sends the snapshot. */
+  private boolean sendSnapshot(String peer, Progress p) {
+    if (snapshotIndex < log.baseIndex() || snapshotIndex == 0) {
+      throw new IllegalStateException(id + ": the log starts after " + log.baseIndex()
+          + " but the latest snapshot covers only " + snapshotIndex);
+    }
+    p.becomeSnapshot(snapshotIndex);
+    outbox.add(new InstallSnapshot(currentTerm, id, peer, snapshotIndex, snapshotTerm,
+        snapshotConfiguration));
+    return true;
   }
 
   // =====================================================================================
@@ -1242,7 +1444,8 @@ public final class RaftCore {
   }
 
   private boolean hasPendingWrite() {
-    return pendingTruncateFrom != 0 || !pendingEntries.isEmpty() || hardStateChanged();
+    return pendingResetTo != 0 || pendingTruncateFrom != 0 || !pendingEntries.isEmpty()
+        || hardStateChanged();
   }
 
   /** Turns the pending changes into a StorageWrite. */
@@ -1256,10 +1459,12 @@ public final class RaftCore {
       writtenHardState = hs;
     }
     long sequence = ++writeSequence;
-    writesOut.add(new StorageWrite(sequence, pendingTruncateFrom, pendingEntries, hs));
+    writesOut.add(new StorageWrite(sequence, pendingTruncateFrom, pendingEntries, hs,
+        pendingResetTo));
     inflightWrites.addLast(new InflightWrite(sequence, log.lastIndex(), Long.MAX_VALUE));
     pendingEntries.clear();
     pendingTruncateFrom = 0;
+    pendingResetTo = 0;
   }
 
   /**

@@ -187,4 +187,41 @@ final class RaftLog {
   List<LogEntry> entriesFrom(long from) {
     return slice(Math.max(from, firstIndex()), Long.MAX_VALUE, Integer.MAX_VALUE);
   }
+
+  /**
+   * Drops the entries up to index, which becomes the base (a snapshot covers them).
+   *
+   * @param index an index held by the log, at or above the base
+   */
+  void compactTo(long index) {
+    if (index <= baseIndex) {
+      return;
+    }
+    if (index > lastIndex()) {
+      throw new IllegalStateException("cannot compact to " + index + " beyond the last index "
+          + lastIndex());
+    }
+    long term = term(index);
+    int drop = (int) (index - baseIndex);
+    List<LogEntry> dropped = entries.subList(0, drop);
+    for (LogEntry e : dropped) {
+      bytes -= e.sizeInBytes();
+    }
+    dropped.clear();
+    baseIndex = index;
+    baseTerm = term;
+  }
+
+  /**
+   * Discards every entry: the log restarts after (index, term), a snapshot's last entry.
+   *
+   * @param index the new base index
+   * @param term the new base term
+   */
+  void resetTo(long index, long term) {
+    entries.clear();
+    bytes = 0;
+    baseIndex = index;
+    baseTerm = term;
+  }
 }

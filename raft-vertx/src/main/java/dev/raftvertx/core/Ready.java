@@ -14,9 +14,21 @@ import java.util.List;
  * @param reads reads confirmed by a heartbeat round
  * @param failedReads ids of reads that cannot be served (leadership lost or no leader)
  * @param forwarded outcomes of proposals forwarded to the leader with {@link RaftCore#forward}
+ * @param snapshot a snapshot the follower installed, or null: restore the state machine from it
+ *     before applying {@code committed}, which continue after its index
  */
 public record Ready(List<Message> messages, List<StorageWrite> writes, List<LogEntry> committed,
-    List<ReadState> reads, List<Long> failedReads, List<Forwarded> forwarded) {
+    List<ReadState> reads, List<Long> failedReads, List<Forwarded> forwarded,
+    SnapshotRestore snapshot) {
+
+  /**
+   * A snapshot to restore the state machine from (§7): the follower's core installed it.
+   *
+   * @param index the snapshot's last included index; the state machine continues after it
+   * @param term the term of that entry
+   */
+  public record SnapshotRestore(long index, long term) {
+  }
 
   /**
    * The leader's answer to a forwarded proposal.
@@ -30,6 +42,6 @@ public record Ready(List<Message> messages, List<StorageWrite> writes, List<LogE
   /** @return true if there is nothing to do */
   public boolean isEmpty() {
     return messages.isEmpty() && writes.isEmpty() && committed.isEmpty() && reads.isEmpty()
-        && failedReads.isEmpty() && forwarded.isEmpty();
+        && failedReads.isEmpty() && forwarded.isEmpty() && snapshot == null;
   }
 }

@@ -26,12 +26,16 @@ import dev.raftvertx.core.Role;
 import dev.raftvertx.core.Status;
 import dev.raftvertx.core.StorageWrite;
 import dev.raftvertx.impl.storage.FileRaftStorage;
+import dev.raftvertx.impl.storage.FileSnapshotStore;
 import dev.raftvertx.impl.storage.VertxStorageFileSystem;
 import dev.raftvertx.impl.transport.AbstractTransport;
 import dev.raftvertx.impl.transport.EventBusTransport;
 import dev.raftvertx.impl.transport.TcpBridgeOptions;
 import dev.raftvertx.impl.transport.TcpBridgeTransport;
 import dev.raftvertx.spi.RaftStorage;
+import dev.raftvertx.spi.SnapshotMeta;
+import dev.raftvertx.spi.SnapshotStore;
+import dev.raftvertx.spi.SnapshotWriter;
 import dev.raftvertx.spi.StoredState;
 import dev.raftvertx.spi.Transport;
 import dev.raftvertx.spi.TransportFaults;
@@ -71,6 +75,8 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
   private final RaftOptions options;
   private final StateMachine stateMachine;
   private RaftStorage storage;
+  private SnapshotStore snapshots;
+  private SnapshotTransfers transfers;
   private Transport transport;
   private String registryKey;
 
@@ -116,6 +122,24 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
   }
 
   private final List<Watch> watches = new java.util.ArrayList<>();
+
+  // ---- snapshots (§7) ----
+  /** Committed entries and snapshot restores, applied in order; a restore pauses the rest. */
+  private final ArrayDeque<Object> applyQueue = new ArrayDeque<>();
+  /** A state machine restore is under way. */
+  private boolean restoring;
+  /** A snapshot of the state machine is being written. */
+  private boolean snapshotting;
+  /** False once the state machine said it does not support snapshots. */
+  private boolean snapshotsSupported = true;
+  /** Applied index below which no new snapshot is tried (after a failed one). */
+  private long nextSnapshotAttempt;
+  /**
+   * Started with {@code join} on an empty data directory: until it learns the configuration, the
+   * node checks that the cluster does not already count it as a voter (a wiped node under its
+   * old id would vote with a forgotten log).
+   */
+  private boolean joiningEmpty;
   private Configuration lastConfiguration;
 
   private RaftNodeImpl(RaftOptions options, StateMachine stateMachine, RaftStorage storage,
@@ -174,14 +198,17 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
               options.getPeers(), TcpBridgeOptions.defaults().withTls(options.getTls()))
           : new EventBusTransport(vertx, options.getClusterId(), options.getNodeId());
     }
+    if (snapshots == null) {
+      snapshots = new FileSnapshotStore(vertx,
+          Path.of(options.getDataDir()).resolve(FileSnapshotStore.DIRECTORY));
+    }
     eventsAddress = "raft." + options.getClusterId() + "." + options.getNodeId() + ".events";
     return storage.open(options.getClusterId(), options.getNodeId())
-        .compose(this::bootstrapIfNew)
-        .compose(state -> {
-          core = new RaftCore(coreConfig(), new SplittableRandom(new SecureRandom().nextLong()),
-              state.hardState(), state.entries());
-          applier = new Applier(this::applyCommand, options.getSessionTimeoutMillis(),
-              options.getMaxSessions(), options.getSessionResponseWindow());
+        .compose(state -> snapshots.load().compose(meta -> recover(state, meta)))
+        .compose(v -> {
+          transfers = new SnapshotTransfers(transferHost(), snapshots,
+              options.getSnapshotChunkBytes(), Math.max(1_000, 2 * options.getElectionTimeoutMillis()),
+              System::currentTimeMillis);
           transport.receiver(this::onMessage);
           if (transport instanceof AbstractTransport t) { // senders: members, else (joining) peers
             t.allowSenders(id -> core.configuration().isMember(id)
@@ -203,7 +230,112 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
           if (storage != null) {
             storage.close();
           }
+          if (snapshots != null) {
+            snapshots.close();
+          }
         });
+  }
+
+  /**
+   * Builds the core and the state machine from the latest snapshot (if any) and the log after it
+   * (§7). The log continues the snapshot if it holds the snapshot's last entry or starts right
+   * after it; a log that ends before the snapshot, or holds another entry at its index (a crash
+   * between installing a leader's snapshot and resetting the log), is discarded.
+   */
+  private Future<Void> recover(StoredState state, SnapshotMeta meta) {
+    applier = new Applier(this::applyCommand, options.getSessionTimeoutMillis(),
+        options.getMaxSessions(), options.getSessionResponseWindow());
+    if (meta == null) {
+      joiningEmpty = options.isJoin() && state.entries().isEmpty()
+          && state.hardState().currentTerm() == 0;
+      return bootstrapIfNew(state).map(s -> {
+        core = new RaftCore(coreConfig(), new SplittableRandom(new SecureRandom().nextLong()),
+            s.hardState(), s.entries());
+        return null;
+      });
+    }
+    long index = meta.index();
+    List<LogEntry> entries = state.entries();
+    long first = state.firstIndex();
+    long last = first + entries.size() - 1;
+    Future<Void> reconciled;
+    List<LogEntry> kept;
+    if (first > index + 1) {
+      return Future.failedFuture(new dev.raftvertx.spi.StorageException("the log of node "
+          + options.getNodeId() + " starts at index " + first + " but its latest snapshot ends"
+          + " at " + index + ": entries are missing. Wipe the data directory and rejoin the"
+          + " cluster as a new member under a new id."));
+    } else if (first == index + 1
+        || (last >= index && entries.get((int) (index - first)).term() == meta.term())) {
+      kept = entries.stream().filter(e -> e.index() > index).toList();
+      reconciled = Future.succeededFuture();
+    } else {
+      kept = List.of();
+      reconciled = storage.reset(index + 1);
+    }
+    return reconciled.compose(v -> {
+      core = new RaftCore(coreConfig(), new SplittableRandom(new SecureRandom().nextLong()),
+          state.hardState(), meta.configuration(), index, meta.term(), kept);
+      return restoreStateMachine(meta);
+    }).onSuccess(v -> log.log(System.Logger.Level.INFO, "node " + options.getNodeId()
+        + " restored snapshot " + index + " (" + meta.size() + " bytes) and " + kept.size()
+        + " log entries after it"));
+  }
+
+  /** Replaces the state machine and the session table with a durable snapshot's. */
+  private Future<Void> restoreStateMachine(SnapshotMeta meta) {
+    return snapshots.open(meta).compose(reader -> {
+      Future<Void> restored;
+      try {
+        restored = stateMachine.restore(reader);
+      } catch (RuntimeException e) {
+        restored = Future.failedFuture(e);
+      }
+      return restored.onFailure(e -> reader.close());
+    }).map(v -> {
+      applier.restore(meta.index(), meta.sessions());
+      return null;
+    });
+  }
+
+  private SnapshotTransfers.Node transferHost() {
+    return new SnapshotTransfers.Node() {
+      @Override
+      public String id() {
+        return options.getNodeId();
+      }
+
+      @Override
+      public long currentTerm() {
+        return core.currentTerm();
+      }
+
+      @Override
+      public long commitIndex() {
+        return core.commitIndex();
+      }
+
+      @Override
+      public void send(Message m) {
+        transport.send(m.to(), m);
+      }
+
+      @Override
+      public void install(Message.InstallSnapshot m) {
+        if (active()) {
+          core.step(m);
+          scheduleDrain();
+        }
+      }
+
+      @Override
+      public void report(String peer, boolean ok) {
+        if (active()) {
+          core.reportSnapshot(peer, ok);
+          scheduleDrain();
+        }
+      }
+    };
   }
 
   /**
@@ -242,8 +374,12 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     failOutstanding(RaftError.STOPPED);
     DEPLOYED.remove(registryKey);
     stats.stopped();
+    if (transfers != null) {
+      transfers.close();
+    }
     Future<Void> t = transport == null ? Future.succeededFuture() : transport.close();
     return t.eventually(() -> storage == null ? Future.succeededFuture() : storage.close())
+        .eventually(() -> snapshots == null ? Future.succeededFuture() : snapshots.close())
         .onComplete(ar -> log.log(System.Logger.Level.INFO, "node " + options.getNodeId() + " stopped"));
   }
 
@@ -288,10 +424,27 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     applier.failAll(RaftError.INDETERMINATE);
     applier.clearWaitingReads();
     failOutstanding(RaftError.STOPPED);
+    if (transfers != null) {
+      transfers.close();
+    }
+    if (core != null) {
+      // The gauges stop refreshing now; leave them saying follower, as status() does.
+      long last = core.lastIndex();
+      stats.gauges(Role.FOLLOWER, core.currentTerm(), core.commitIndex(), applier.appliedIndex(),
+          last, last - core.firstIndex() + 1, core.logBytes());
+    }
   }
 
   private boolean active() {
     return !stopped && haltReason == null && core != null;
+  }
+
+  /** The refusal of work while not active: STOPPED, naming the reason if the node halted. */
+  private RaftException refused() {
+    String reason = haltReason;
+    return reason == null ? RaftException.of(RaftError.STOPPED, null)
+        : new RaftException(RaftError.STOPPED, null, "the node halted and takes no more work ("
+            + reason + "); the command was not applied");
   }
 
   // =====================================================================================
@@ -305,6 +458,7 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     long now = System.currentTimeMillis();
     core.observeTime(now);
     core.tick();
+    transfers.tick();
     while (!deadlines.isEmpty() && (deadlines.peekFirst().atMillis() <= now
         || deadlines.peekFirst().promise().future().isComplete())) {
       deadlines.pollFirst().promise().tryFail(RaftException.of(RaftError.TIMEOUT, core.leaderId()));
@@ -323,6 +477,26 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     }
     if (m instanceof Message.AppendEntriesResponse r && !r.success()) {
       stats.appendEntryRejected();
+    }
+    // the snapshot store is used on the node's context itself (not a duplicate of it)
+    if (m instanceof Message.SnapshotChunk c) {
+      onContext(v -> {
+        if (active()) {
+          transfers.onChunk(c);
+        }
+      });
+      return;
+    }
+    if (m instanceof Message.SnapshotChunkResponse r) {
+      onContext(v -> {
+        if (active()) {
+          transfers.onResponse(r);
+        }
+      });
+      return;
+    }
+    if (m instanceof Message.InstallSnapshot) {
+      return; // only ever stepped by the transfer, once the snapshot is durable here
     }
     core.step(m);
     scheduleDrain();
@@ -360,6 +534,10 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
       Ready r = core.ready();
       for (StorageWrite w : r.writes()) {
         long writeStarted = System.nanoTime();
+        if (w.resetTo() > 0) {
+          // ordered before the write, whose success implies the reset's
+          storage.reset(w.resetTo());
+        }
         storage.write(w).onComplete(ar -> {
           if (ar.failed()) {
             halt("storage write failed; nothing more is acknowledged", ar.cause());
@@ -370,19 +548,28 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
           }
         });
       }
+      if (!active()) {
+        return; // a write failed at once and halted the node: send nothing more
+      }
       for (Message m : r.messages()) {
         if (m instanceof Message.AppendEntriesRequest a) {
           stats.appendEntriesSent(a.entries().size());
         }
+        if (m instanceof Message.InstallSnapshot is) {
+          transfers.send(is);
+          continue;
+        }
         transport.send(m.to(), m);
       }
+      if (r.snapshot() != null) {
+        applyQueue.add(r.snapshot());
+      }
       if (!r.committed().isEmpty()) {
-        try {
-          applier.apply(r.committed());
-        } catch (RuntimeException e) {
-          halt("the state machine failed to apply a committed command", e);
-          return;
-        }
+        applyQueue.add(r.committed());
+      }
+      runApplyQueue();
+      if (!active()) {
+        return;
       }
       for (ReadState rs : r.reads()) {
         PendingRead pr = reads.remove(rs.readId());
@@ -412,9 +599,141 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
       observeRole();
       if (core.configuration() != lastConfiguration) {
         lastConfiguration = core.configuration();
+        if (joiningEmpty && !lastConfiguration.members().isEmpty()) {
+          joiningEmpty = false;
+          if (lastConfiguration.isVoter(options.getNodeId())) {
+            halt("refusing to join", new IllegalStateException("node " + options.getNodeId()
+                + " started empty with join, but the cluster's configuration already lists it"
+                + " as a voter: its earlier log and votes are lost. A wiped node must rejoin"
+                + " under a new id; remove " + options.getNodeId() + " from the cluster"));
+            return;
+          }
+        }
         updateAddresses();
       }
       checkWatches();
+    }
+  }
+
+  /**
+   * Applies committed entries in order; a snapshot restore (a follower installed the leader's
+   * snapshot) pauses applying until the state machine holds the snapshot's state.
+   */
+  private void runApplyQueue() {
+    while (!restoring && active() && !applyQueue.isEmpty()) {
+      Object next = applyQueue.pollFirst();
+      if (next instanceof Ready.SnapshotRestore restore) {
+        restoring = true;
+        snapshots.latest().compose(meta -> {
+          if (meta == null || meta.index() != restore.index()) {
+            return Future.failedFuture(new IllegalStateException("the installed snapshot "
+                + restore.index() + " is not the latest in the store (" + meta + ")"));
+          }
+          return restoreStateMachine(meta);
+        }).onComplete(ar -> {
+          restoring = false;
+          if (ar.failed()) {
+            halt("could not restore the state machine from snapshot " + restore.index(),
+                ar.cause());
+            return;
+          }
+          log.log(System.Logger.Level.INFO, "node " + options.getNodeId()
+              + " installed snapshot " + restore.index());
+          compactStorage(restore.index());
+          runApplyQueue();
+          scheduleDrain();
+        });
+        return;
+      }
+      @SuppressWarnings("unchecked")
+      List<LogEntry> committed = (List<LogEntry>) next;
+      try {
+        applier.apply(committed);
+      } catch (RuntimeException e) {
+        halt("the state machine failed to apply a committed command", e);
+        return;
+      }
+    }
+    maybeSnapshot();
+  }
+
+  /**
+   * Takes a snapshot once enough was applied since the latest (§7): the state machine captures
+   * its state in this event-loop turn and writes it in the background while entries keep being
+   * applied; once the snapshot is durable, the log up to it (less the trailing entries) goes.
+   */
+  private void maybeSnapshot() {
+    if (!snapshotsSupported || snapshotting || restoring || !active() || !applyQueue.isEmpty()) {
+      return;
+    }
+    long applied = applier.appliedIndex();
+    long since = applied - core.snapshotIndex();
+    boolean bySize = core.logBytes() >= options.getSnapshotThresholdBytes();
+    if (since <= 0 || applied < nextSnapshotAttempt
+        || (since < options.getSnapshotThresholdEntries() && !bySize)) {
+      return;
+    }
+    SnapshotMeta partial = SnapshotMeta.of(applied, core.termAt(applied),
+        core.configurationAt(applied), applier.snapshotSessions());
+    Future<SnapshotWriter> created = snapshots.create(partial); // complete at once: same context
+    if (!created.succeeded()) {
+      if (!created.isComplete()) {
+        created.onSuccess(SnapshotWriter::abort);
+        scheduleDrain(); // not on the node's context: try again from there
+        return;
+      }
+      nextSnapshotAttempt = applied + options.getSnapshotThresholdEntries();
+      log.log(System.Logger.Level.WARNING, "node " + options.getNodeId() + ": cannot start a"
+          + " snapshot at " + applied + ": " + created.cause());
+      return;
+    }
+    SnapshotWriter writer = created.result();
+    snapshotting = true;
+    long started = System.nanoTime();
+    Future<Void> written;
+    try {
+      written = stateMachine.snapshot(writer.stream()); // the cut: nothing is applied meanwhile
+    } catch (RuntimeException e) {
+      written = Future.failedFuture(e);
+    }
+    written.compose(v -> writer.commit()).onComplete(ar -> {
+      snapshotting = false;
+      if (ar.failed()) {
+        writer.abort();
+        if (ar.cause() instanceof UnsupportedOperationException) {
+          snapshotsSupported = false;
+          log.log(System.Logger.Level.INFO, "node " + options.getNodeId() + ": the state machine"
+              + " does not support snapshots; the log is kept whole");
+        } else {
+          nextSnapshotAttempt = applied + options.getSnapshotThresholdEntries();
+          log.log(System.Logger.Level.WARNING, "node " + options.getNodeId() + ": snapshot at "
+              + applied + " failed", ar.cause());
+        }
+        return;
+      }
+      stats.snapshotTaken(System.nanoTime() - started);
+      if (!active()) {
+        return;
+      }
+      SnapshotMeta meta = ar.result();
+      if (meta.index() > core.snapshotIndex()) {
+        core.snapshotTaken(meta.index());
+        // past the size threshold no entries are kept below the snapshot, so memory is freed
+        long compactTo = bySize ? meta.index()
+            : Math.max(0, meta.index() - options.getSnapshotTrailingEntries());
+        core.compact(compactTo);
+        compactStorage(compactTo);
+      }
+      log.log(System.Logger.Level.DEBUG, "node " + options.getNodeId() + " took snapshot "
+          + meta.index() + " (" + meta.size() + " bytes)");
+      scheduleDrain();
+    });
+  }
+
+  /** Deletes the log segments a durable snapshot covers. */
+  private void compactStorage(long index) {
+    if (index > 0) {
+      storage.compact(index).onFailure(e -> halt("log compaction failed", e));
     }
   }
 
@@ -474,6 +793,7 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     if (lastRole == Role.LEADER && (role != Role.LEADER || term != lastTerm)) {
       // Entries this leader appended may still commit under the next leader, or not.
       applier.failAll(RaftError.INDETERMINATE);
+      transfers.stopSending();
     }
     boolean roleChanged = role != lastRole;
     boolean termChanged = term != lastTerm;
@@ -547,7 +867,7 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     });
     onContext(v -> {
       if (!active()) {
-        promise.fail(RaftException.of(RaftError.STOPPED, null));
+        promise.fail(refused());
         return;
       }
       Applier.Completion completion = new Applier.Completion() {
@@ -592,7 +912,7 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     Promise<Buffer> promise = Promise.promise();
     onContext(v -> {
       if (!active()) {
-        promise.fail(RaftException.of(RaftError.STOPPED, null));
+        promise.fail(refused());
         return;
       }
       long readId = ++nextRequestId;
@@ -612,7 +932,7 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     Promise<Buffer> promise = Promise.promise();
     onContext(v -> {
       if (!active()) {
-        promise.fail(RaftException.of(RaftError.STOPPED, null));
+        promise.fail(refused());
         return;
       }
       answerRead(new PendingRead(query, promise));
@@ -716,7 +1036,7 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     Promise<Void> promise = Promise.promise();
     onContext(v -> {
       if (!active()) {
-        promise.fail(RaftException.of(RaftError.STOPPED, null));
+        promise.fail(refused());
         return;
       }
       try {
@@ -748,15 +1068,20 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
         return;
       }
       Status s = core.status();
+      // A halted node serves nothing: it reports no leadership and no leader to follow (the
+      // core still holds the role and leader it had when it halted), and why it halted.
+      boolean halted = haltReason != null;
       Map<String, Long> match = new TreeMap<>();
-      s.followers().forEach((id, f) -> match.put(id, f.matchIndex()));
       Map<String, Long> next = new TreeMap<>();
-      s.followers().forEach((id, f) -> next.put(id, f.nextIndex()));
+      if (!halted) {
+        s.followers().forEach((id, f) -> match.put(id, f.matchIndex()));
+        s.followers().forEach((id, f) -> next.put(id, f.nextIndex()));
+      }
       Configuration c = s.configuration();
-      promise.complete(new NodeStatus(s.id(), s.role().display(), s.currentTerm(), s.votedFor(),
-          s.leaderId(), s.commitIndex(), applier.appliedIndex(), s.lastIndex(), match, c.voters(),
-          c.outgoingVoters(), c.learners(), haltReason, options.getClusterId(), next,
-          s.firstIndex() - 1));
+      promise.complete(new NodeStatus(s.id(), (halted ? Role.FOLLOWER : s.role()).display(),
+          s.currentTerm(), s.votedFor(), halted ? null : s.leaderId(), s.commitIndex(),
+          applier.appliedIndex(), s.lastIndex(), match, c.voters(), c.outgoingVoters(),
+          c.learners(), haltReason, options.getClusterId(), next, core.snapshotIndex()));
     });
     return promise.future();
   }

@@ -37,7 +37,8 @@ final class Simulation {
   /** Knobs, all drawn from the seed. */
   record Params(long seed, int nodes, int clients, long duration, double loss, double duplicate,
       int maxDelay, double crashPerTick, double partitionPerTick, int entriesPerMessage,
-      int maxInflight, boolean preVote, boolean checkQuorum, double membershipPerTick) {
+      int maxInflight, boolean preVote, boolean checkQuorum, double membershipPerTick,
+      int snapshotEvery, int trailingEntries) {
 
     static Params forSeed(long seed) {
       SplittableRandom r = new SplittableRandom(seed ^ 0x5DEECE66DL);
@@ -48,8 +49,16 @@ final class Simulation {
           r.nextDouble() * 0.02, r.nextDouble() * 0.02, r.nextInt(3) == 0 ? 1 : 1 + r.nextInt(64),
           1 + r.nextInt(8), guards, guards,
           // membership changes rely on the disruption guard (check-quorum, pre-vote), §6
-          guards && r.nextInt(3) != 0 ? 0.02 + r.nextDouble() * 0.1 : 0);
+          guards && r.nextInt(3) != 0 ? 0.02 + r.nextDouble() * 0.1 : 0,
+          // log compaction (§7) in two thirds of the seeds, often enough that lagging, restarted
+          // and newly added nodes need a snapshot
+          r.nextInt(3) == 0 ? 0 : 5 + r.nextInt(60), r.nextInt(3) == 0 ? 0 : r.nextInt(20));
     }
+  }
+
+  /** A durable snapshot of a node's state machine and session table. */
+  record SimSnapshot(long index, long term, Configuration configuration, byte[] sessions,
+      Set<Long> ops, long hash) {
   }
 
   private record Event(long time, long order, int incarnationOf, String node, Runnable action) {
@@ -96,6 +105,8 @@ final class Simulation {
   int partitions;
   int elections;
   long messagesSent;
+  int snapshotsTaken;
+  int snapshotsInstalled;
 
   Simulation(Params params) {
     this.params = params;
@@ -133,8 +144,12 @@ final class Simulation {
     long lastRoleTerm;
     long leaderLastIndex;
     long leaderLastTerm;
-    /** The log as registered with the Log Matching check (index i at position i - 1). */
-    final List<LogEntry> registered = new ArrayList<>();
+    /** The log as registered with the Log Matching check, by index (compacted entries leave). */
+    final java.util.TreeMap<Long, LogEntry> registered = new java.util.TreeMap<>();
+    /** The latest durable snapshot (survives crashes), or null. */
+    SimSnapshot durableSnapshot;
+    /** A snapshot being written (lost in a crash), or null. */
+    SimSnapshot taking;
     final Map<Long, SimClient.Attempt> reads = new HashMap<>();
     final Map<Long, SimClient.Attempt> forwarded = new HashMap<>();
 
@@ -148,8 +163,23 @@ final class Simulation {
     void start() {
       CoreConfig cfg = new CoreConfig(id, 10, 3, params.preVote(), params.checkQuorum(),
           params.maxInflight(), 1 << 20, (long) params.entriesPerMessage() * 60, 500, 1 << 10);
-      core = new RaftCore(cfg, new SplittableRandom(random.nextLong()), durableHardState,
-          List.copyOf(durableLog));
+      SimSnapshot snap = durableSnapshot;
+      if (snap == null) {
+        core = new RaftCore(cfg, new SplittableRandom(random.nextLong()), durableHardState,
+            List.copyOf(durableLog));
+      } else {
+        // Like the node: keep the log after the snapshot if it continues the snapshot's last
+        // entry; otherwise it is from another history (a crash before the reset): discard it.
+        boolean continues = durableLog.isEmpty() || durableLog.get(0).index() == snap.index() + 1
+            || durableLog.stream().anyMatch(e -> e.index() == snap.index() && e.term() == snap.term());
+        if (continues) {
+          durableLog.removeIf(e -> e.index() <= snap.index());
+        } else {
+          durableLog.clear();
+        }
+        core = new RaftCore(cfg, new SplittableRandom(random.nextLong()), durableHardState,
+            snap.configuration(), snap.index(), snap.term(), List.copyOf(durableLog));
+      }
       core.unsafeCommitEntriesOfEarlierTerms = unsafeCommit;
       core.unsafeSkipElectionRestriction = unsafeVote;
       appliedOps = new HashSet<>();
@@ -168,6 +198,9 @@ final class Simulation {
         }
         return ByteBuffer.allocate(8).putLong(index).array();
       }, Long.MAX_VALUE, 10_000, 16);
+      if (snap != null) {
+        restore(snap);
+      }
       up = true;
       lastRole = Role.FOLLOWER;
       registered.clear();
@@ -176,8 +209,47 @@ final class Simulation {
       scheduleTick(this, 1 + random.nextInt(TICK));
     }
 
+    /** Replaces the state machine and session table with a snapshot's. */
+    void restore(SimSnapshot snap) {
+      appliedOps = new HashSet<>(snap.ops());
+      appliedHash = snap.hash();
+      applier.restore(snap.index(), snap.sessions()); // runs the reads waiting for the index
+      Long h = canonicalHash.get(snap.index());
+      if (h != null && h != snap.hash()) {
+        throw new Violation("state machine safety: snapshot at " + snap.index() + " restored on "
+            + id + " differs from the applied state");
+      }
+    }
+
+    /** Takes a snapshot of the applied state; it becomes durable a little later. */
+    void maybeSnapshot() {
+      long applied = applier.appliedIndex();
+      if (params.snapshotEvery() == 0 || taking != null
+          || applied - core.snapshotIndex() < params.snapshotEvery()) {
+        return;
+      }
+      SimSnapshot snap = new SimSnapshot(applied, core.termAt(applied),
+          core.configurationAt(applied), applier.snapshotSessions(), Set.copyOf(appliedOps),
+          appliedHash);
+      taking = snap;
+      at(now + 1 + random.nextInt(20), this, () -> {
+        taking = null;
+        if (durableSnapshot != null && durableSnapshot.index() >= snap.index()) {
+          return; // a newer one was installed meanwhile
+        }
+        durableSnapshot = snap;
+        snapshotsTaken++;
+        core.snapshotTaken(snap.index());
+        long compactTo = Math.max(0, snap.index() - params.trailingEntries());
+        core.compact(compactTo);
+        durableLog.removeIf(e -> e.index() <= compactTo);
+        drain(this);
+      });
+    }
+
     void crash() {
       up = false;
+      taking = null;
       incarnation++;
       writing.clear(); // writes not yet durable are lost
       core = null;
@@ -213,6 +285,13 @@ final class Simulation {
       for (Message m : r.messages()) {
         send(m);
       }
+      if (r.snapshot() != null) {
+        if (n.durableSnapshot == null || n.durableSnapshot.index() != r.snapshot().index()) {
+          throw new Violation(n.id + " installed snapshot " + r.snapshot() + " that is not durable");
+        }
+        n.restore(n.durableSnapshot);
+        snapshotsInstalled++;
+      }
       if (!r.committed().isEmpty()) {
         checkCommitted(n, r.committed());
         n.applier.apply(r.committed());
@@ -244,12 +323,16 @@ final class Simulation {
     }
     if (n.up) {
       observeRole(n);
+      n.maybeSnapshot();
     }
   }
 
   private void scheduleWriteCompletion(SimNode n) {
     at(now + 1 + random.nextInt(8), n, () -> {
       StorageWrite w = n.writing.pollFirst();
+      if (w.resetTo() > 0) {
+        n.durableLog.clear();
+      }
       if (w.truncateFrom() > 0) {
         n.durableLog.removeIf(e -> e.index() >= w.truncateFrom());
       }
@@ -267,6 +350,10 @@ final class Simulation {
 
   private void send(Message m) {
     messagesSent++;
+    if (m instanceof Message.InstallSnapshot is) {
+      sendSnapshot(is);
+      return;
+    }
     if (faultsOn && random.nextDouble() < params.loss()) {
       return;
     }
@@ -282,6 +369,39 @@ final class Simulation {
         drain(to);
       });
     }
+  }
+
+  /**
+   * A leader's snapshot transfer, as the node's driver makes it: the data reaches the follower
+   * (or is lost), the follower makes it durable before its core sees the InstallSnapshot, and
+   * the leader's driver learns whether the transfer succeeded.
+   */
+  private void sendSnapshot(Message.InstallSnapshot is) {
+    SimNode leader = nodes.get(is.from());
+    SimSnapshot snap = leader.durableSnapshot;
+    if (snap == null || snap.index() < is.index()) {
+      throw new Violation(is.from() + " sends snapshot " + is.index() + " it does not hold");
+    }
+    Message.InstallSnapshot msg = new Message.InstallSnapshot(is.term(), is.from(), is.to(),
+        snap.index(), snap.term(), snap.configuration());
+    boolean lost = faultsOn && random.nextDouble() < params.loss() * 2;
+    long delay = 5 + random.nextInt(params.maxDelay() * 3);
+    at(now + delay, null, () -> {
+      SimNode to = nodes.get(is.to());
+      boolean delivered = !lost && to.up && !partitioned(is.from(), is.to());
+      if (delivered) {
+        if (snap.index() > to.core.commitIndex()
+            && (to.durableSnapshot == null || to.durableSnapshot.index() < snap.index())) {
+          to.durableSnapshot = snap;
+        }
+        to.core.step(msg);
+        drain(to);
+      }
+      at(now + 1 + random.nextInt(params.maxDelay()), leader, () -> {
+        leader.core.reportSnapshot(is.to(), delivered);
+        drain(leader);
+      });
+    });
   }
 
   private boolean partitioned(String a, String b) {
@@ -644,7 +764,7 @@ final class Simulation {
       // Leader Completeness: the new leader holds every committed entry.
       for (long i = 1; i <= maxCommitted; i++) {
         Long term = committedTerm.get(i);
-        if (term != null && c.termAt(i) != term) {
+        if (term != null && i >= c.firstIndex() - 1 && c.termAt(i) != term) {
           throw new Violation("leader completeness: " + n.id + " leads term " + c.currentTerm()
               + " without committed entry " + i + "@" + term);
         }
@@ -667,7 +787,8 @@ final class Simulation {
       RaftCore c = n.core;
       if (c.role() == Role.LEADER && n.lastRole == Role.LEADER) {
         // Leader Append-Only: a leader never overwrites or deletes entries in its log.
-        if (c.lastIndex() < n.leaderLastIndex || c.termAt(n.leaderLastIndex) != n.leaderLastTerm) {
+        if (c.lastIndex() < n.leaderLastIndex || (n.leaderLastIndex >= c.firstIndex() - 1
+            && c.termAt(n.leaderLastIndex) != n.leaderLastTerm)) {
           throw new Violation("leader append-only: " + n.id + " lost entry " + n.leaderLastIndex);
         }
         n.leaderLastIndex = c.lastIndex();
@@ -677,6 +798,9 @@ final class Simulation {
       // Committed entries never change.
       for (long i = Math.max(1, c.commitIndex() - 64); i <= c.commitIndex(); i++) {
         long term = c.termAt(i);
+        if (term < 0) {
+          continue; // compacted into a snapshot
+        }
         Long before = committedTerm.putIfAbsent(i, term);
         if (before != null && before != term) {
           throw new Violation("committed entry " + i + " changed from term " + before + " to "
@@ -694,16 +818,17 @@ final class Simulation {
    */
   private void checkLogMatching(SimNode n) {
     RaftCore c = n.core;
-    List<LogEntry> seen = n.registered;
+    java.util.TreeMap<Long, LogEntry> seen = n.registered;
+    seen.headMap(c.firstIndex()).clear(); // compacted into a snapshot
     // drop registrations the log no longer holds (truncated or replaced), newest first
     while (!seen.isEmpty()) {
-      LogEntry last = seen.get(seen.size() - 1);
+      LogEntry last = seen.lastEntry().getValue();
       if (last.equals(c.entryAt(last.index()))) {
         break;
       }
-      seen.remove(seen.size() - 1);
+      seen.pollLastEntry();
     }
-    for (long i = seen.size() + 1; i <= c.lastIndex(); i++) {
+    for (long i = seen.isEmpty() ? c.firstIndex() : seen.lastKey() + 1; i <= c.lastIndex(); i++) {
       LogEntry e = c.entryAt(i);
       String key = e.index() + "@" + e.term();
       LogEntry other = entryAt.putIfAbsent(key, e);
@@ -716,9 +841,10 @@ final class Simulation {
         throw new Violation("log matching: entry " + key + " follows term " + otherPrev
             + " on one node and " + prevTerm + " on " + n.id);
       }
-      seen.add(e);
+      seen.put(i, e);
     }
   }
+
 
   private void checkCommitted(SimNode n, List<LogEntry> committed) {
     for (LogEntry e : committed) {
@@ -773,6 +899,7 @@ final class Simulation {
     return "seed " + params.seed() + ": " + params.nodes() + " nodes, " + writesAcked
         + " writes acked, " + readsServed + " reads, " + elections + " elections, " + crashes
         + " crashes, " + partitions + " partitions, " + membershipChanges + " membership changes, "
-        + transfers + " transfers, " + messagesSent + " messages";
+        + transfers + " transfers, " + snapshotsTaken + " snapshots taken, " + snapshotsInstalled
+        + " installed, " + messagesSent + " messages";
   }
 }

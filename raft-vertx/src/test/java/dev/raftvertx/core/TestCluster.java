@@ -27,6 +27,8 @@ final class TestCluster {
   final Map<String, List<ReadState>> reads = new HashMap<>();
   final Map<String, List<Long>> failedReads = new HashMap<>();
   final Map<String, List<Ready.Forwarded>> forwarded = new HashMap<>();
+  /** Snapshots each node's core asked to restore, in order. */
+  final Map<String, List<Ready.SnapshotRestore>> restored = new HashMap<>();
   private final ArrayDeque<Message> queue = new ArrayDeque<>();
   private final List<Predicate<Message>> dropFilters = new ArrayList<>();
   private final List<UnaryOperator<Message>> mutators = new ArrayList<>();
@@ -90,6 +92,7 @@ final class TestCluster {
     reads.put(id, new ArrayList<>());
     failedReads.put(id, new ArrayList<>());
     forwarded.put(id, new ArrayList<>());
+    restored.put(id, new ArrayList<>());
     nodes.put(id, newCore(id));
   }
 
@@ -199,6 +202,9 @@ final class TestCluster {
         persist(id, w);
         lastSeq = w.sequence();
       }
+      if (r.snapshot() != null) {
+        restored.get(id).add(r.snapshot());
+      }
       applied.get(id).addAll(r.committed());
       reads.get(id).addAll(r.reads());
       failedReads.get(id).addAll(r.failedReads());
@@ -214,6 +220,9 @@ final class TestCluster {
 
   void persist(String id, StorageWrite w) {
     List<LogEntry> dl = durableLog.get(id);
+    if (w.resetTo() > 0) {
+      dl.clear();
+    }
     if (w.truncateFrom() > 0) {
       dl.removeIf(e -> e.index() >= w.truncateFrom());
     }

@@ -293,6 +293,95 @@ abstract class ClusterTestBase {
     }
   }
 
+  /** Restarts every node with options changed (same data directories). */
+  void restartAllWith(java.util.function.UnaryOperator<RaftOptions> change) {
+    for (String id : List.copyOf(nodes.keySet())) {
+      stop(id);
+    }
+    for (String id : List.copyOf(options.keySet())) {
+      options.put(id, change.apply(options.get(id)));
+      start(id);
+    }
+  }
+
+  static RaftOptions smallSnapshots(RaftOptions o) {
+    return o.setSnapshotThresholdEntries(40).setSnapshotTrailingEntries(5)
+        .setSnapshotChunkBytes(1024).setMaxSegmentBytes(4096);
+  }
+
+  private static long segments(Path dataDir) {
+    try (var files = java.nio.file.Files.list(dataDir)) {
+      return files.filter(f -> f.getFileName().toString().endsWith(".seg")).count();
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  private static String value(int i) {
+    return ("v" + i + "-").repeat(20);
+  }
+
+  /**
+   * §7: every node snapshots on its own and deletes the covered log segments; a follower that
+   * was down while the leader compacted its log catches up through a snapshot sent in many
+   * chunks; after a restart of everyone, each node restores snapshot + log.
+   */
+  @Test
+  void laggingFollowerCatchesUpThroughAChunkedSnapshotAndRestartsRestoreIt() {
+    restartAllWith(ClusterTestBase::smallSnapshots);
+    String leader = awaitLeader();
+    String lagging = follower(leader);
+    stop(lagging);
+    long last = 0;
+    for (int i = 0; i < 300; i++) {
+      last = put(leader, "k" + (i % 50), value(i)).index();
+    }
+    NodeStatus ls = status(leader);
+    assertTrue(ls.snapshotIndex() > 200, "the leader compacted its log: " + ls);
+    long segmentsLeft = segments(dir.resolve(leader));
+    assertTrue(segmentsLeft <= 6, "log segments covered by the snapshot are deleted: "
+        + segmentsLeft + " left");
+    start(lagging);
+    awaitApplied(lagging, last);
+    assertEquals(1, machines.get(lagging).restores, "the follower restored one snapshot");
+    assertEquals(machines.get(leader).data, machines.get(lagging).data);
+    assertTrue(status(lagging).snapshotIndex() > 200);
+
+    restartAllWith(o -> o);
+    String again = awaitLeader();
+    long after = put(again, "after", "restart").index();
+    for (String id : nodes.keySet()) {
+      awaitApplied(id, after);
+      assertEquals(1, machines.get(id).restores, id + " restored its snapshot at start");
+      assertEquals(value(299), machines.get(id).data.get("k49"));
+      assertEquals("restart", machines.get(id).data.get("after"));
+    }
+  }
+
+  /** §7: a node added after the leader compacted its log receives a snapshot as a learner. */
+  @Test
+  void newNodeCatchesUpFromASnapshotFarBehindTheLeadersLogStart() {
+    restartAllWith(ClusterTestBase::smallSnapshots);
+    String leader = awaitLeader();
+    for (int i = 0; i < 200; i++) {
+      put(leader, "k" + i, value(i));
+    }
+    assertTrue(status(leader).snapshotIndex() > 100);
+    Map<String, String> extra = addresses(List.of("n4"));
+    Map<String, String> peers = new LinkedHashMap<>(options.get("n1").getPeers());
+    peers.putAll(extra);
+    options.put("n4", configure("n4", smallSnapshots(new RaftOptions(options.get("n1"))
+        .setNodeId("n4").setPeers(peers).setDataDir(dir.resolve("n4").toString())
+        .setJoin(true))));
+    start("n4");
+    await(nodes.get(leader).addVoter("n4", extra.get("n4")));
+    long index = put(leader, "late", "x").index();
+    awaitApplied("n4", index);
+    assertEquals(1, machines.get("n4").restores);
+    assertEquals(machines.get(leader).data, machines.get("n4").data);
+    assertTrue(status("n4").voters().contains("n4"));
+  }
+
   @Test
   void membershipChangesAreRefusedClearly() {
     String leader = awaitLeader();

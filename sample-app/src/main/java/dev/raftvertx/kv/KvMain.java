@@ -37,6 +37,7 @@ import picocli.CommandLine.Option;
  * bridge. Every HTTP port serves Prometheus metrics at {@code /metrics}.
  */
 @Command(name = "sample-app", mixinStandardHelpOptions = true,
+    subcommands = dev.raftvertx.kv.bench.Bench.class,
     description = "A replicated key-value store on raft-vertx.")
 public final class KvMain implements Callable<Integer>, NodeControl {
 
@@ -93,6 +94,10 @@ public final class KvMain implements Callable<Integer>, NodeControl {
   @Option(names = "--tls-ca", description = "PEM certificate of the cluster's CA: the only"
       + " authority whose node certificates are accepted")
   String tlsCa;
+
+  @Option(names = "--bench-agent-port", hidden = true, description = "used by the bench command:"
+      + " serve its embedded load generator on this port")
+  Integer benchAgentPort;
 
   private Vertx vertx;
   /** Each Vert.x instance gets its own metrics registry (several may share a JVM in tests). */
@@ -234,9 +239,11 @@ public final class KvMain implements Callable<Integer>, NodeControl {
     RaftOptions o = options(id, peers, dataDir != null ? dataDir : "data/" + id)
         .setTransport(RaftOptions.TransportKind.TCP).setJoin(join).setTls(tlsOptions());
     nodeOptions.put(id, o);
-    Future<?> f = startNode(o, port).onSuccess(v -> System.out.println("node " + id
-        + " running: http://" + httpHost + ":" + httpPort(id) + "/status, Raft bridge on "
-        + peers.get(id)));
+    Future<?> f = startNode(o, port)
+        .compose(node -> benchAgentPort == null ? Future.succeededFuture()
+            : dev.raftvertx.kv.bench.BenchAgent.start(vertx, node, httpHost, benchAgentPort))
+        .onSuccess(v -> System.out.println("node " + id + " running: http://" + httpHost + ":"
+            + httpPort(id) + "/status, Raft bridge on " + peers.get(id)));
     if (uiPort != null) {
       f = f.compose(v -> startUi(uiPort)).onSuccess(v -> printUi());
     }

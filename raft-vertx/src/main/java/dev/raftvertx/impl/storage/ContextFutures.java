@@ -5,6 +5,7 @@ import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.internal.ContextInternal;
 import java.util.function.Supplier;
 
 /** Future helpers shared by the file storage and the file snapshot store. */
@@ -14,19 +15,31 @@ final class ContextFutures {
   }
 
   /**
-   * Runs an action on a context, at once if already there, and completes the result there.
+   * Runs an action on a context, at once if already there, and completes the result there. A
+   * duplicated context of it (Vert.x runs timers and event-bus handlers on those) counts as
+   * there: queueing a call from one while calls from the context itself run at once would let a
+   * later call overtake an earlier one (a write appending index N while the log continues at M).
    *
    * @param context the context the caller's state is confined to
    * @param action the action; a runtime exception it throws fails the returned future
    * @return the action's future
    */
   static <T> Future<T> onContext(Context context, Supplier<Future<T>> action) {
-    if (Vertx.currentContext() == context) {
+    Context current = Vertx.currentContext();
+    if (current != null && base(current) == base(context)) {
       return guarded(action);
     }
     Promise<T> promise = Promise.promise();
     context.runOnContext(v -> guarded(action).onComplete(promise));
     return promise.future();
+  }
+
+  /**
+   * @param c a context
+   * @return the context {@code c} duplicates, or {@code c} itself if it is not a duplicate
+   */
+  static Context base(Context c) {
+    return c instanceof ContextInternal ci ? ci.unwrap() : c;
   }
 
   private static <T> Future<T> guarded(Supplier<Future<T>> action) {

@@ -225,7 +225,7 @@ public final class FileRaftStorage implements RaftStorage {
       if (context != null) {
         return Future.failedFuture(new IllegalStateException("open() may be called only once"));
       }
-      context = vertx.getOrCreateContext();
+      context = ContextFutures.base(vertx.getOrCreateContext());
     }
     return onContext(() -> doOpen(clusterId, nodeId));
   }
@@ -948,7 +948,11 @@ public final class FileRaftStorage implements RaftStorage {
     return Path.of(dir, name).toString();
   }
 
-  /** Runs the action on the storage's context, at once if already there. */
+  /**
+   * Runs the action on the storage's context, at once if already there. A duplicated context of
+   * it (Vert.x runs timers and event-bus handlers on those) counts as there: queueing a write from
+   * one while writes from the context itself run at once would reorder them.
+   */
   private <T> Future<T> onContext(Supplier<Future<T>> action) {
     return ContextFutures.onContext(context, action);
   }

@@ -1,5 +1,6 @@
 package dev.raftvertx.impl.transport;
 
+import dev.raftvertx.core.Configuration;
 import dev.raftvertx.core.EntryType;
 import dev.raftvertx.core.LogEntry;
 import dev.raftvertx.core.Message;
@@ -31,7 +32,8 @@ import java.util.regex.Pattern;
  * v        integer, the wire format version: 1
  * cluster  string, the cluster id; a message from another cluster is refused
  * type     string, the message type ("VoteRequest", "VoteResponse", "AppendEntriesRequest",
- *          "AppendEntriesResponse")
+ *          "AppendEntriesResponse", "TimeoutNow", "ProposeRequest", "ProposeResponse",
+ *          "ReadIndexRequest", "ReadIndexResponse", "SnapshotChunk", "SnapshotChunkResponse")
  * from     string, the sender's node id
  * to       string, the receiver's node id
  * term     integer &gt;= 0, the sender's term
@@ -118,6 +120,49 @@ public final class RaftWire {
         (h, in) -> new ProposeResponse(h.term(), h.from(), h.to(), in.number("requestId"),
             in.enumValue("status", ProposeResult.Status.class), in.number("index"),
             in.number("entryTerm"), in.optionalNodeId("leaderHint")));
+    register("SnapshotChunk", Message.SnapshotChunk.class,
+        (m, out) -> {
+          out.put("index", m.index()).put("snapshotTerm", m.snapshotTerm())
+              .put("meta", m.configuration() != null).put("size", m.size())
+              .put("checksum", m.checksum() & 0xFFFF_FFFFL).put("offset", m.offset())
+              .putBytes("data", m.data());
+          if (m.configuration() != null) { // the first chunk carries the metadata
+            out.putBytes("configuration", m.configuration().encode())
+                .putBytes("sessions", m.sessions());
+          }
+        },
+        (h, in) -> {
+          long index = in.number("index");
+          long size = in.number("size");
+          long offset = in.number("offset");
+          long checksum = in.number("checksum");
+          byte[] data = in.bytes("data");
+          if (index < 1 || checksum > 0xFFFF_FFFFL || offset > size
+              || data.length > size - offset) {
+            throw new WireFormatException("SnapshotChunk: index " + index + ", offset " + offset
+                + " and " + data.length + " bytes do not fit a snapshot of " + size + " bytes");
+          }
+          boolean meta = in.bool("meta");
+          Configuration configuration = null;
+          byte[] sessions = null;
+          if (meta) {
+            try {
+              configuration = Configuration.decode(in.bytes("configuration"));
+            } catch (RuntimeException e) {
+              throw new WireFormatException("SnapshotChunk: bad configuration: " + e.getMessage(),
+                  e);
+            }
+            sessions = in.bytes("sessions");
+          }
+          return new Message.SnapshotChunk(h.term(), h.from(), h.to(), index,
+              in.number("snapshotTerm"), configuration, sessions, size, (int) checksum, offset,
+              data);
+        });
+    register("SnapshotChunkResponse", Message.SnapshotChunkResponse.class,
+        (m, out) -> out.put("index", m.index()).put("ok", m.ok())
+            .put("nextOffset", m.nextOffset()).put("done", m.done()),
+        (h, in) -> new Message.SnapshotChunkResponse(h.term(), h.from(), h.to(),
+            in.number("index"), in.bool("ok"), in.number("nextOffset"), in.bool("done")));
     register("ReadIndexRequest", ReadIndexRequest.class,
         (m, out) -> out.put("requestId", m.requestId()),
         (h, in) -> new ReadIndexRequest(h.term(), h.from(), h.to(), in.number("requestId")));

@@ -15,7 +15,8 @@ import dev.raftvertx.TlsOptions;
  * @param writeQueueMaxBytes bytes that may wait in a peer connection's write queue; a message
  *     sent while the queue is fuller than this is dropped
  * @param maxEntriesBytes the largest entries blob of one AppendEntriesRequest sent or accepted
- *     ({@link RaftWire}); it also bounds the frames accepted ({@link #maxFrameBytes()})
+ *     ({@link RaftWire}), and of every other byte field of a message; it also bounds the frames
+ *     accepted ({@link #maxFrameBytes()})
  * @param tls TLS with mutual authentication for both the listening and the dialling side, or
  *     null for plain TCP; a copy is kept
  */
@@ -23,9 +24,13 @@ public record TcpBridgeOptions(int connectTimeoutMillis, long initialBackoffMill
     long maxBackoffMillis, int writeQueueMaxBytes, int maxEntriesBytes, TlsOptions tls) {
 
   /**
-   * Room in one frame for everything but an entries blob: the bridge envelope, the message's
-   * other fields. (A ProposeRequest's data is bounded by the same limit as an entries blob.)
+   * Most byte fields one message carries, each at most {@code maxEntriesBytes} ({@link RaftWire}
+   * checks every one of them against that limit): the first SnapshotChunk of a transfer carries
+   * its data, the configuration and the session table.
    */
+  static final int MAX_BYTE_FIELDS_PER_MESSAGE = 3;
+
+  /** Room in one frame for everything but its byte fields: the bridge envelope, other fields. */
   static final int FRAME_OVERHEAD_BYTES = 64 * 1024;
 
   private static final TcpBridgeOptions DEFAULTS =
@@ -69,15 +74,19 @@ public record TcpBridgeOptions(int connectTimeoutMillis, long initialBackoffMill
   }
 
   /**
-   * The longest frame a peer may send, length prefix excluded: the base64 text of the largest
-   * entries blob plus {@link #FRAME_OVERHEAD_BYTES}. A longer (or negative) length prefix closes
-   * the connection before anything is buffered.
+   * The longest frame a peer may send, length prefix excluded: room for the largest message the
+   * wire format accepts, that is {@link #MAX_BYTE_FIELDS_PER_MESSAGE} byte fields of
+   * {@code maxEntriesBytes} each as base64 text, plus {@link #FRAME_OVERHEAD_BYTES} (about
+   * 256 MiB with the defaults). A longer (or negative) length prefix closes the connection before
+   * anything is buffered. It must not be lower than a valid message, or that message would close
+   * its connection again at every retry.
    *
    * @return the bound in bytes
    */
   public int maxFrameBytes() {
     long base64 = 4L * ((maxEntriesBytes + 2L) / 3);
-    return (int) Math.min(Integer.MAX_VALUE - 8L, base64 + FRAME_OVERHEAD_BYTES);
+    return (int) Math.min(Integer.MAX_VALUE - 8L,
+        MAX_BYTE_FIELDS_PER_MESSAGE * base64 + FRAME_OVERHEAD_BYTES);
   }
 
   /**

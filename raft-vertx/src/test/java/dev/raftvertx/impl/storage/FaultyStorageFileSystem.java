@@ -12,9 +12,10 @@ import java.util.List;
  * Wraps a real {@link StorageFileSystem}: counts and records operations, and can be told to fail
  * the next fsync or the next file deletion, to fail writes as a full disk would, or to hold fsyncs
  * until released.
- * Thread-safe (tests call it from their own thread, the storage from its context).
+ * Thread-safe (tests call it from their own thread, the storage from its context). Public for the
+ * cluster tests ({@code dev.raftvertx.tests.DiskFaultTest}), which give one to each node.
  */
-final class FaultyStorageFileSystem implements StorageFileSystem {
+public final class FaultyStorageFileSystem implements StorageFileSystem {
 
   private final StorageFileSystem real;
   private final List<String> events = new ArrayList<>();
@@ -27,12 +28,13 @@ final class FaultyStorageFileSystem implements StorageFileSystem {
   private int awaitedWrites;
   private Promise<Void> writesReached;
 
-  FaultyStorageFileSystem(StorageFileSystem real) {
+  /** @param real the file system to pass operations to */
+  public FaultyStorageFileSystem(StorageFileSystem real) {
     this.real = real;
   }
 
   /** The next fsync (of a file or a directory) fails with an I/O error. */
-  synchronized void failNextFsync() {
+  public synchronized void failNextFsync() {
     failNextFsync = true;
   }
 
@@ -42,7 +44,7 @@ final class FaultyStorageFileSystem implements StorageFileSystem {
   }
 
   /** @param full whether file writes fail with "No space left on device" */
-  synchronized void diskFull(boolean full) {
+  public synchronized void diskFull(boolean full) {
     diskFull = full;
   }
 
@@ -51,14 +53,14 @@ final class FaultyStorageFileSystem implements StorageFileSystem {
    *
    * @return completes when the first held fsync is requested
    */
-  synchronized Future<Void> holdFsyncs() {
+  public synchronized Future<Void> holdFsyncs() {
     fsyncGate = Promise.promise();
     fsyncHeld = Promise.promise();
     return fsyncHeld.future();
   }
 
   /** Lets held fsyncs proceed and stops holding new ones. */
-  void releaseFsyncs() {
+  public void releaseFsyncs() {
     Promise<Void> gate;
     synchronized (this) {
       gate = fsyncGate;
@@ -84,7 +86,7 @@ final class FaultyStorageFileSystem implements StorageFileSystem {
    * @return the operations so far, in order: "write NAME", "force NAME", "fsyncdir", "truncate
    *     NAME", "delete NAME", "move NAME"
    */
-  synchronized List<String> events() {
+  public synchronized List<String> events() {
     return new ArrayList<>(events);
   }
 
@@ -100,7 +102,7 @@ final class FaultyStorageFileSystem implements StorageFileSystem {
    * @param prefix the start of an event
    * @return how many events start with it
    */
-  synchronized long countStartingWith(String prefix) {
+  public synchronized long countStartingWith(String prefix) {
     return events.stream().filter(e -> e.startsWith(prefix)).count();
   }
 

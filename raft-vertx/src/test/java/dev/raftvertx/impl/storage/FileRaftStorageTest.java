@@ -203,8 +203,9 @@ class FileRaftStorageTest {
     assertTrue(m.contains("index 3"), m);
     assertTrue(m.contains(Segment.fileName(1)), m);
     assertTrue(m.contains("checksum"), m);
-    assertTrue(m.contains("this node must not serve: wipe " + dataDir
-        + " and re-add it as a new member, or restore it from a backup"), m);
+    assertTrue(m.contains("this node must not serve"), m);
+    assertTrue(m.contains("remove it from the cluster (removeMember on the leader), wipe "
+        + dataDir + ", and add it back as a new member under a new node id"), m);
     // The failed open released the lock: trying again reports the same corruption.
     assertInstanceOf(CorruptLogException.class, failure(storage().open(CLUSTER, NODE)));
   }

@@ -427,9 +427,9 @@ class TcpBridgeTransportTest {
 
   @Test
   void framesAreBoundedByTheEntriesLimitAndPlainTcpWarnsOffLoopback() {
-    assertEquals(4 * (1000 + 2) / 3 + TcpBridgeOptions.FRAME_OVERHEAD_BYTES,
+    assertEquals(3 * (4 * ((1000 + 2) / 3)) + TcpBridgeOptions.FRAME_OVERHEAD_BYTES,
         FAST.withMaxEntriesBytes(1000).maxFrameBytes());
-    assertTrue(FAST.maxFrameBytes() > RaftWire.DEFAULT_MAX_ENTRIES_BYTES * 4L / 3);
+    assertTrue(FAST.maxFrameBytes() > 3 * (RaftWire.DEFAULT_MAX_ENTRIES_BYTES * 4L / 3));
     assertEquals(Integer.MAX_VALUE - 8, FAST.withMaxEntriesBytes(Integer.MAX_VALUE).maxFrameBytes());
     for (String loopback : List.of("localhost", "127.0.0.1", "127.1.2.3", "::1",
         "0:0:0:0:0:0:0:1")) {
