@@ -1146,7 +1146,16 @@ public final class RaftCore {
       return; // a term rejection from an older exchange; nothing to learn
     }
     if (p.state == Progress.State.REPLICATE && m.rejectedIndex() <= p.match) {
-      return; // stale
+      if (m.rejectedIndex() == p.match && m.conflictIndex() <= p.match) {
+        // The follower no longer holds what it acknowledged (its data was wiped): probe from
+        // where its log ends, so that it learns the log (and a wiped node under its old id, the
+        // configuration that makes it refuse to serve). Commitment is not affected: match only
+        // ever counts toward future commits, and a later success raises it again.
+        p.becomeProbe();
+        p.next = Math.max(1, m.conflictIndex());
+        needsAppend.add(m.from());
+      }
+      return; // otherwise stale
     }
     if (p.state == Progress.State.PROBE && m.rejectedIndex() != p.next - 1) {
       return; // stale

@@ -532,6 +532,17 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
   private void drain() {
     while (active() && core.hasReady()) {
       Ready r = core.ready();
+      if (joiningEmpty && !core.configuration().members().isEmpty()) {
+        joiningEmpty = false;
+        if (core.configuration().isVoter(options.getNodeId())) {
+          // before anything of this Ready is written, sent or applied
+          halt("refusing to join", new IllegalStateException("node " + options.getNodeId()
+              + " started empty with join, but the cluster's configuration already lists it"
+              + " as a voter: its earlier log and votes are lost. A wiped node must rejoin"
+              + " under a new id; remove " + options.getNodeId() + " from the cluster"));
+          return;
+        }
+      }
       for (StorageWrite w : r.writes()) {
         long writeStarted = System.nanoTime();
         if (w.resetTo() > 0) {
@@ -599,16 +610,6 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
       observeRole();
       if (core.configuration() != lastConfiguration) {
         lastConfiguration = core.configuration();
-        if (joiningEmpty && !lastConfiguration.members().isEmpty()) {
-          joiningEmpty = false;
-          if (lastConfiguration.isVoter(options.getNodeId())) {
-            halt("refusing to join", new IllegalStateException("node " + options.getNodeId()
-                + " started empty with join, but the cluster's configuration already lists it"
-                + " as a voter: its earlier log and votes are lost. A wiped node must rejoin"
-                + " under a new id; remove " + options.getNodeId() + " from the cluster"));
-            return;
-          }
-        }
         updateAddresses();
       }
       checkWatches();

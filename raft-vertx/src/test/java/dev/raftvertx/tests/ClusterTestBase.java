@@ -382,6 +382,32 @@ abstract class ClusterTestBase {
     assertTrue(status("n4").voters().contains("n4"));
   }
 
+  /**
+   * A node whose data was wiped cannot come back under its old id with join: it would vote with a
+   * forgotten log. It halts with a message saying to rejoin under a new id.
+   */
+  @Test
+  void wipedNodeRejoiningUnderItsOldIdIsRefused() throws Exception {
+    String leader = awaitLeader();
+    put(leader, "a", "1");
+    String wiped = follower(leader);
+    stop(wiped);
+    try (var files = java.nio.file.Files.walk(dir.resolve(wiped))) {
+      files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+    }
+    options.put(wiped, new RaftOptions(options.get(wiped)).setJoin(true));
+    start(wiped);
+    long deadline = System.currentTimeMillis() + WAIT_SECONDS * 1000;
+    while (status(wiped).error() == null && System.currentTimeMillis() < deadline) {
+      pause(20);
+    }
+    NodeStatus s = status(wiped);
+    assertTrue(s.error() != null && s.error().contains("rejoin under a new id"), s.toString());
+    assertEquals(0, s.lastApplied(), "it applied nothing");
+    assertNotEquals(wiped, s.votedFor());
+    put(leader, "b", "2"); // the others carry on
+  }
+
   @Test
   void membershipChangesAreRefusedClearly() {
     String leader = awaitLeader();

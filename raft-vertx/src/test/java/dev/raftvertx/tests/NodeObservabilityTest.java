@@ -203,6 +203,36 @@ class NodeObservabilityTest {
     assertNotNull(registry.find("raft.term").tag("node", leader).gauge());
   }
 
+  /** Snapshots show in the status (snapshot index), the stats and the meters. */
+  @Test
+  void snapshotsAreCountedTimedAndShownInTheStatus() {
+    for (RaftNode n : List.copyOf(nodes.values())) {
+      await(n.close());
+    }
+    nodes.clear();
+    for (String id : List.of("n1", "n2", "n3")) {
+      RaftNode node = await(RaftNode.deploy(vertx, options(id).setSnapshotThresholdEntries(20)
+          .setSnapshotTrailingEntries(0), new MapStateMachine()));
+      RaftMetrics.bind(node, registry);
+      nodes.put(id, node);
+    }
+    String leader = leader();
+    RaftNode l = nodes.get(leader);
+    for (int i = 0; i < 50; i++) {
+      await(l.propose(Buffer.buffer("k" + i + "=v")));
+    }
+    eventually("two snapshots on the leader", () -> l.stats().snapshots() >= 2);
+    assertTrue(l.stats().snapshotNanos() > 0);
+    NodeStatus s = await(l.status());
+    assertTrue(s.snapshotIndex() >= 40, s.toString());
+    assertTrue(s.toJson().getLong("snapshotIndex") >= 40);
+    assertTrue(counter("raft.snapshots", leader) >= 2);
+    assertTrue(registry.get("raft.snapshot.duration").tag("node", leader).timer().count() >= 2);
+    List<LogEntryInfo> tail = await(l.logTail(1_000, 10));
+    assertEquals(s.snapshotIndex() + 1, tail.get(0).index(), "the log starts after the snapshot");
+    assertTrue(l.stats().logEntries() < 50, "compacted: " + l.stats().logEntries());
+  }
+
   @Test
   void metricsEnabledWithoutVertxMetricsFailsToDeployClearly() {
     Future<RaftNode> f = RaftNode.deploy(vertx, options("n4").setPeers(Map.of("n4", "local"))

@@ -79,6 +79,16 @@ public final class KvMain implements Callable<Integer>, NodeControl {
   @Option(names = "--heartbeat-ms", defaultValue = "50", description = "heartbeat interval")
   long heartbeatMillis;
 
+  @Option(names = "--snapshot-entries", description = "entries applied since the latest"
+      + " snapshot that make a node take a new one and compact its log (default "
+      + RaftOptions.DEFAULT_SNAPSHOT_THRESHOLD_ENTRIES + ")")
+  long snapshotEntries = RaftOptions.DEFAULT_SNAPSHOT_THRESHOLD_ENTRIES;
+
+  @Option(names = "--snapshot-trailing", description = "log entries kept below a new snapshot"
+      + " for followers that lag a little (default "
+      + RaftOptions.DEFAULT_SNAPSHOT_TRAILING_ENTRIES + ")")
+  long snapshotTrailing = RaftOptions.DEFAULT_SNAPSHOT_TRAILING_ENTRIES;
+
   @Option(names = "--join", description = "start empty as a non-member and wait to be added"
       + " (POST /cluster/members on the leader); ignored once the node has a log")
   boolean join;
@@ -254,6 +264,7 @@ public final class KvMain implements Callable<Integer>, NodeControl {
     return new RaftOptions().setNodeId(nodeId).setClusterId(clusterId).setPeers(members)
         .setDataDir(dir).setElectionTimeoutMillis(electionTimeoutMillis)
         .setHeartbeatIntervalMillis(heartbeatMillis).setMetricsEnabled(true)
+        .setSnapshotThresholdEntries(snapshotEntries).setSnapshotTrailingEntries(snapshotTrailing)
         .setMetricsRegistryName(registryName);
   }
 
