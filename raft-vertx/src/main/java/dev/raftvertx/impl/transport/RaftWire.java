@@ -445,12 +445,7 @@ public final class RaftWire {
     }
 
     String nodeId(String name) {
-      String id = string(name);
-      String problem = nodeIdProblem(id);
-      if (problem != null) {
-        throw new WireFormatException("field '" + name + "': " + problem);
-      }
-      return id;
+      return nodeIdField(name, string(name));
     }
   }
 
@@ -637,6 +632,15 @@ public final class RaftWire {
     return null;
   }
 
+  /** @return id if it is a valid node id, for the field name of a message being decoded */
+  private static String nodeIdField(String name, String id) {
+    String problem = nodeIdProblem(id);
+    if (problem != null) {
+      throw new WireFormatException("field '" + name + "': " + problem);
+    }
+    return id;
+  }
+
   /** Quotes a value for an error message, shortened and with control characters escaped. */
   private static String quote(Object value) {
     if (value == null) {
@@ -788,12 +792,7 @@ public final class RaftWire {
     }
 
     String nodeId(String name) {
-      String id = string(name);
-      String problem = nodeIdProblem(id);
-      if (problem != null) {
-        throw new WireFormatException("field '" + name + "': " + problem);
-      }
-      return id;
+      return nodeIdField(name, string(name));
     }
 
     String optionalNodeId(String name) {
