@@ -36,7 +36,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Fuzzed messages delivered to running nodes: three nodes over the TCP bridge on 127.0.0.1, and
  * a raw connection to each node's bridge port that sends a few hundred bad frames (messages
- * mutated by {@link WireFuzzer} that the wire refuses, JSON text that is not a message, bodies
+ * mutated by {@link WireFuzzer} that the wire refuses, in JSON and in binary form, JSON text that is not a message, bodies
  * that are not objects, frames for other addresses and of other bridge types, and on throwaway
  * connections bad length prefixes and bytes that are not frames at all), while the cluster keeps
  * taking writes. Afterwards every node is up with no error, the cluster commits, and every write
@@ -116,6 +116,22 @@ class WireFuzzClusterTest {
         sent++;
         continue;
       }
+      if (kind < 4) { // a message in binary form that the wire refuses, as a frame of its own
+        byte[] mutated = WireFuzzer.mutateBinary(wire.encodeBinary(
+            WireFuzzer.validBinaryMessage(r)).getBytes(), r, RaftWire.DEFAULT_MAX_ENTRIES_BYTES);
+        if (mutated.length < 2 || !refusedBinary(wire, mutated)) {
+          continue;
+        }
+        mutated[0] = RaftWire.BINARY_MAGIC; // a binary frame still, not a JSON one
+        if (!refusedBinary(wire, mutated)) {
+          continue;
+        }
+        socket(sockets, target).write(Buffer.buffer().appendInt(mutated.length)
+            .appendBytes(mutated));
+        sent++;
+        refused++;
+        continue;
+      }
       String body;
       if (kind < 13) {
         JsonObject mutated = WireFuzzer.mutate(wire.encode(WireFuzzer.validMessage(r)), r,
@@ -150,14 +166,7 @@ class WireFuzzClusterTest {
       byte[] bytes = frame.getBytes(StandardCharsets.UTF_8);
       Buffer framed = Buffer.buffer().appendInt(bytes.length).appendBytes(bytes);
       if (isJson(frame)) { // on the connection kept open (dialled again if the node closed it)
-        NetSocket s = sockets.get(target);
-        if (s == null) { // not in computeIfAbsent: connect() waits for an event loop
-          NetSocket c = connect(addresses.get(target));
-          c.closeHandler(v -> sockets.remove(target, c));
-          sockets.put(target, c);
-          s = c;
-        }
-        s.write(framed);
+        socket(sockets, target).write(framed);
       } else { // a frame that is not JSON may close its connection: a throwaway one
         NetSocket s = connect(addresses.get(target));
         s.write(framed);
@@ -185,6 +194,27 @@ class WireFuzzClusterTest {
         assertEquals(w.getValue(), await(e.getValue().readLocal(Buffer.buffer(w.getKey())))
             .toString(), e.getKey() + " lost " + w.getKey());
       }
+    }
+  }
+
+  /** The connection kept open to a node, dialled again if the node closed it. */
+  private NetSocket socket(Map<String, NetSocket> sockets, String target) {
+    NetSocket s = sockets.get(target);
+    if (s == null) { // not in computeIfAbsent: connect() waits for an event loop
+      NetSocket c = connect(addresses.get(target));
+      c.closeHandler(v -> sockets.remove(target, c));
+      sockets.put(target, c);
+      s = c;
+    }
+    return s;
+  }
+
+  private static boolean refusedBinary(RaftWire wire, byte[] bytes) {
+    try {
+      wire.decodeBinary(Buffer.buffer(bytes));
+      return false;
+    } catch (WireFormatException e) {
+      return true;
     }
   }
 

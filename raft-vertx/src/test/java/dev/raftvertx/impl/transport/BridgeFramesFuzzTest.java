@@ -18,6 +18,8 @@ import org.junit.jupiter.api.Test;
  * random chunks, valid and corrupted: bad length prefixes (negative, 0, 1, over the bound, off
  * by one), bodies that are JSON but not an object, invalid UTF-8, deep nesting, huge numbers,
  * flipped and inserted bytes. The properties:
+ * Binary frames (a Raft message in binary form, first byte {@link RaftWire#BINARY_MAGIC}) are
+ * mixed in and must come out as they went in.
  * <ul>
  *   <li>a valid stream yields every frame, in order, wherever it is cut, and no error;
  *   <li>the reader never throws; it reports at most one error and delivers nothing after it;
@@ -35,17 +37,20 @@ class BridgeFramesFuzzTest {
 
   /** What a reader did with one stream. */
   private static final class Recorder {
-    final List<JsonObject> frames = new ArrayList<>();
+    /** JSON frames as JsonObjects, binary ones as Buffers, in order. */
+    final List<Object> frames = new ArrayList<>();
     final List<String> errors = new ArrayList<>();
     int framesAfterError;
 
     Handler<Buffer> reader() {
-      return BridgeFrames.reader(MAX_FRAME, json -> {
-        if (!errors.isEmpty()) {
-          framesAfterError++;
-        }
-        frames.add(json);
-      }, errors::add);
+      return BridgeFrames.reader(MAX_FRAME, this::frame, this::frame, errors::add);
+    }
+
+    private void frame(Object frame) {
+      if (!errors.isEmpty()) {
+        framesAfterError++;
+      }
+      frames.add(frame);
     }
   }
 
@@ -54,10 +59,10 @@ class BridgeFramesFuzzTest {
     FuzzSeed seed = FuzzSeed.fromProperties("BridgeFramesFuzzTest.validStreams", DEFAULT_CASES);
     for (int i = seed.first(); i < seed.end(); i++) {
       Random r = new Random(seed.caseSeed(i));
-      List<JsonObject> sent = new ArrayList<>();
+      List<Object> sent = new ArrayList<>();
       Buffer stream = Buffer.buffer();
       for (int f = 0, n = 1 + r.nextInt(6); f < n; f++) {
-        JsonObject body = frameBody(r);
+        Object body = frameBody(r);
         sent.add(body);
         stream.appendBuffer(frame(body));
       }
@@ -75,11 +80,11 @@ class BridgeFramesFuzzTest {
     for (int i = seed.first(); i < seed.end(); i++) {
       Random r = new Random(seed.caseSeed(i));
       String replay = seed.replay(i);
-      List<JsonObject> before = new ArrayList<>();
+      List<Object> before = new ArrayList<>();
       Buffer stream = Buffer.buffer();
       int good = r.nextInt(4);
       for (int f = 0; f < good; f++) {
-        JsonObject body = frameBody(r);
+        Object body = frameBody(r);
         before.add(body);
         stream.appendBuffer(frame(body));
       }
@@ -105,10 +110,16 @@ class BridgeFramesFuzzTest {
         assertTrue(error != null && !error.isBlank() && error.length() < 1_000,
             replay + ": error " + error);
       }
-      for (JsonObject frame : rec.frames) {
+      for (Object frame : rec.frames) {
         try {
-          frame.encode(); // usable: no null map, no odd values
-          frame.fieldNames().forEach(frame::getValue);
+          if (frame instanceof JsonObject json) {
+            json.encode(); // usable: no null map, no odd values
+            json.fieldNames().forEach(json::getValue);
+          } else {
+            Buffer binary = (Buffer) frame;
+            assertTrue(binary.length() >= 2 && binary.getByte(0) == RaftWire.BINARY_MAGIC,
+                replay + ": a binary frame without the magic byte");
+          }
         } catch (RuntimeException e) {
           throw new AssertionError(replay + ": the reader delivered an unusable object: " + e, e);
         }
@@ -123,8 +134,15 @@ class BridgeFramesFuzzTest {
         + " connection%n", seed.iterations(), failed);
   }
 
-  /** A frame as BridgeFrames writes one: its length, then its JSON (a send frame when it is one). */
-  private static Buffer frame(JsonObject body) {
+  /**
+   * A frame as BridgeFrames writes one: its length, then its JSON (a send frame when it is one)
+   * or its binary message.
+   */
+  private static Buffer frame(Object frame) {
+    if (frame instanceof Buffer binary) {
+      return Buffer.buffer().appendInt(binary.length()).appendBuffer(binary);
+    }
+    JsonObject body = (JsonObject) frame;
     if ("send".equals(body.getValue("type")) && body.getValue("body") instanceof JsonObject m
         && body.getValue("address") instanceof String address) {
       return BridgeFrames.send(address, m);
@@ -133,8 +151,26 @@ class BridgeFramesFuzzTest {
     return Buffer.buffer().appendInt(json.length()).appendBuffer(json);
   }
 
-  /** A frame body: a bridge send of a wire message, or an arbitrary JSON object. */
-  private JsonObject frameBody(Random r) {
+  /**
+   * A frame body: a bridge send of a wire message, an arbitrary JSON object, or a message in
+   * binary form (possibly mutated: the reader passes binary frames on as they are).
+   */
+  private Object frameBody(Random r) {
+    if (r.nextInt(4) == 0) {
+      Buffer binary = wire.encodeBinary(WireFuzzer.validBinaryMessage(r));
+      if (binary.length() > MAX_FRAME) {
+        binary = wire.encodeBinary(new dev.raftvertx.core.Message.AppendEntriesResponse(1, "a",
+            "b", true, 1, 0, 0, 0, 1));
+      }
+      if (r.nextBoolean()) {
+        byte[] mutated = WireFuzzer.mutateBinary(binary.getBytes(), r, MAX_FRAME);
+        if (mutated.length >= 2 && mutated.length <= MAX_FRAME) {
+          mutated[0] = RaftWire.BINARY_MAGIC;
+          binary = Buffer.buffer(mutated);
+        }
+      }
+      return binary;
+    }
     if (r.nextInt(3) != 0) {
       JsonObject message = wire.encode(WireFuzzer.validMessage(r));
       if (message.encode().length() > MAX_FRAME - 200) {

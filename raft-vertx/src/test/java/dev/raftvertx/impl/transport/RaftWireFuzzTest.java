@@ -4,6 +4,7 @@ import static dev.raftvertx.impl.transport.TransportTestSupport.assertSameMessag
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.raftvertx.core.Message;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
 import java.util.Random;
@@ -20,6 +21,8 @@ import org.junit.jupiter.api.Test;
  *       (directly and through JSON text);
  *   <li>every valid message round-trips.
  * </ul>
+ * The binary form of AppendEntries and its response ({@link RaftWire#decodeBinary}) is fuzzed
+ * the same way, knowing its layout; what it accepts must also agree with the JSON form.
  * A bounded pass runs in every build (a seed is drawn and printed each run);
  * {@code -Draft.fuzz.seed} replays one and {@code -Draft.fuzz.iterations} runs longer
  * (see {@link FuzzSeed}).
@@ -94,6 +97,35 @@ class RaftWireFuzzTest {
   }
 
   @Test
+  void mutatedBinaryMessagesAreRefusedWithAWireFormatExceptionOrRoundTrip() {
+    FuzzSeed seed = FuzzSeed.fromProperties("RaftWireFuzzTest.mutatedBinary", DEFAULT_CASES / 2);
+    int accepted = 0;
+    long start = System.nanoTime();
+    for (int i = seed.first(); i < seed.end(); i++) {
+      Random r = new Random(seed.caseSeed(i));
+      RaftWire under = r.nextBoolean() ? wire : small;
+      byte[] bytes;
+      try {
+        Message valid = WireFuzzer.validBinaryMessage(r);
+        Buffer encoded;
+        try {
+          encoded = under.encodeBinary(valid);
+        } catch (IllegalArgumentException tooLarge) {
+          encoded = wire.encodeBinary(valid);
+        }
+        bytes = r.nextInt(20) == 0 ? encoded.getBytes() : WireFuzzer.mutateBinary(
+            encoded.getBytes(), r, under == small ? SMALL_LIMIT : RaftWire.DEFAULT_MAX_ENTRIES_BYTES);
+      } catch (RuntimeException e) {
+        throw new AssertionError(seed.replay(i) + ": the fuzzer itself failed: " + e, e);
+      }
+      if (checkBinary(under, bytes, seed.replay(i)) == Outcome.ACCEPTED) {
+        accepted++;
+      }
+    }
+    report("mutatedBinary", seed, accepted, start);
+  }
+
+  @Test
   void everyGeneratedValidMessageRoundTrips() {
     FuzzSeed seed = FuzzSeed.fromProperties("RaftWireFuzzTest.validMessages", DEFAULT_CASES / 4);
     long start = System.nanoTime();
@@ -104,6 +136,9 @@ class RaftWireFuzzTest {
       try {
         assertSameMessage(m, wire.decode(json));
         assertSameMessage(m, wire.decode(new JsonObject(json.encode())));
+        if (RaftWire.supportsBinary(m)) {
+          assertSameMessage(m, wire.decodeBinary(wire.encodeBinary(m)));
+        }
       } catch (RuntimeException | AssertionError e) {
         throw new AssertionError(seed.replay(i) + ": " + m + " did not round-trip: " + e, e);
       }
@@ -146,6 +181,38 @@ class RaftWireFuzzTest {
           + " does not decode to the same message: " + e, e);
     }
     return Outcome.ACCEPTED;
+  }
+
+  /** As {@link #check}, for the binary form; what it accepts must also agree with the JSON form. */
+  static Outcome checkBinary(RaftWire wire, byte[] bytes, String replay) {
+    Message decoded;
+    try {
+      decoded = wire.decodeBinary(Buffer.buffer(bytes));
+    } catch (WireFormatException e) {
+      String reason = e.getMessage();
+      assertTrue(reason != null && !reason.isBlank() && reason.length() <= MAX_REASON_LENGTH,
+          replay + ": refusal reason empty or too long: " + reason);
+      return Outcome.REFUSED;
+    } catch (Throwable e) {
+      throw new AssertionError(replay + ": decodeBinary threw " + e + " instead of a"
+          + " WireFormatException, for " + bytes.length + " bytes " + hex(bytes), e);
+    }
+    try {
+      assertSameMessage(decoded, wire.decodeBinary(wire.encodeBinary(decoded)));
+      assertSameMessage(decoded, wire.decode(wire.encode(decoded)));
+    } catch (RuntimeException | AssertionError e) {
+      throw new AssertionError(replay + ": decodeBinary accepted " + hex(bytes) + " as "
+          + decoded + " but it does not encode to the same message again: " + e, e);
+    }
+    return Outcome.ACCEPTED;
+  }
+
+  private static String hex(byte[] bytes) {
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < bytes.length && i < 200; i++) {
+      b.append(String.format("%02x", bytes[i]));
+    }
+    return b.append(bytes.length > 200 ? "..." : "").toString();
   }
 
   private static void report(String what, FuzzSeed seed, int accepted, long startNanos) {

@@ -371,7 +371,8 @@ public final class WireFuzzer {
       return; // already broken text
     }
     byte[] out = switch (f) {
-      case "entries" -> r.nextInt(4) == 0 ? mutateBytes(blob, r) : mutateEntries(blob, r, json);
+      case "entries" -> r.nextInt(4) == 0 ? mutateBytes(blob, r)
+          : mutateEntries(blob, r, json.getValue("term") instanceof Number t ? t.longValue() : 0);
       case "configuration" -> r.nextInt(3) == 0 ? mutateBytes(blob, r) : badConfiguration(r);
       default -> mutateBytes(blob, r);
     };
@@ -409,7 +410,7 @@ public final class WireFuzzer {
   }
 
   /** Mutates the entries blob field by field: count, index, term, type, session, length. */
-  private static byte[] mutateEntries(byte[] blob, Random r, JsonObject json) {
+  private static byte[] mutateEntries(byte[] blob, Random r, long term) {
     if (blob.length < 4) {
       return mutateBytes(blob, r);
     }
@@ -438,7 +439,6 @@ public final class WireFuzzer {
       return buf.array();
     }
     int e = starts.get(r.nextInt(starts.size()));
-    long term = json.getValue("term") instanceof Number t ? t.longValue() : 0;
     switch (what) {
       case 1 -> buf.putLong(e, buf.getLong(e) + (r.nextBoolean() ? 1 : -1)); // index: a gap
       case 2 -> buf.putLong(e, r.nextBoolean() ? 0 : Long.MIN_VALUE);
@@ -541,6 +541,160 @@ public final class WireFuzzer {
       }
     }
     json.put(f, Base64.getEncoder().encodeToString(blob));
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Mutations of the binary form (AppendEntries and its response)
+  // ------------------------------------------------------------------------------------------
+
+  /**
+   * @param r the source of randomness
+   * @return a valid message that has a binary form: a sample or a generated one
+   */
+  public static Message validBinaryMessage(Random r) {
+    while (true) {
+      Message m = validMessage(r);
+      if (RaftWire.supportsBinary(m)) {
+        return m;
+      }
+    }
+  }
+
+  /**
+   * Applies one to three mutations to a copy of a message's binary form, knowing its layout
+   * ({@link RaftWire#encodeBinary}): the magic, version and type bytes, the length and bytes of
+   * the cluster and node ids (bad UTF-8, whitespace, lengths off), the numbers (negative), the
+   * success byte, the entries blob's length (negative, off by one, around the limit) and content
+   * (as for the JSON form), truncation, trailing bytes and flipped bytes.
+   *
+   * @param valid the binary form of a valid message
+   * @param r the source of randomness
+   * @param limit the byte limit of the wire under test
+   * @return the mutated copy
+   */
+  public static byte[] mutateBinary(byte[] valid, Random r, int limit) {
+    byte[] b = valid.clone();
+    int n = 1 + (r.nextInt(3) == 0 ? r.nextInt(3) : 0);
+    for (int i = 0; i < n; i++) {
+      b = mutateBinaryOnce(b, r, limit);
+    }
+    return b;
+  }
+
+  /** Where the fields of a binary message start, as far as the bytes allow. */
+  private record BinaryLayout(int[] strings, int term, int numbers, int blobLength, int type) {
+    static BinaryLayout of(byte[] b) {
+      ByteBuffer buf = ByteBuffer.wrap(b);
+      int[] strings = new int[3];
+      int pos = 3;
+      for (int i = 0; i < 3; i++) {
+        strings[i] = pos;
+        pos = pos + 2 <= b.length ? pos + 2 + (buf.getShort(pos) & 0xFFFF) : b.length;
+      }
+      int type = b.length > 2 ? b[2] : 0;
+      int numbers = pos + 8;
+      int blobLength = type == 1 ? numbers + 32 : -1;
+      return new BinaryLayout(strings, pos, numbers, blobLength, type);
+    }
+  }
+
+  private static byte[] mutateBinaryOnce(byte[] valid, Random r, int limit) {
+    BinaryLayout at = BinaryLayout.of(valid);
+    byte[] b = valid.clone();
+    ByteBuffer buf = ByteBuffer.wrap(b);
+    switch (r.nextInt(12)) {
+      case 0 -> {
+        if (b.length > 2) {
+          int which = r.nextInt(3);
+          b[which] = switch (which) {
+            case 0 -> (byte) (r.nextBoolean() ? '{' : 0xB0);
+            case 1 -> (byte) (r.nextBoolean() ? 0 : 2);
+            default -> (byte) List.of(0, 2, 1, 3, 255).get(r.nextInt(5)).intValue(); // 1<->2
+          };
+        }
+      }
+      case 1 -> { // a string's length off
+        int s = at.strings()[r.nextInt(3)];
+        if (s + 2 <= b.length) {
+          int len = buf.getShort(s) & 0xFFFF;
+          buf.putShort(s, (short) List.of(len + 1, len - 1, 0, 0xFFFF, 4 * RaftWire.MAX_ID_LENGTH
+              + 1).get(r.nextInt(5)).intValue());
+        }
+      }
+      case 2 -> { // a string's bytes: bad UTF-8, whitespace, control, another cluster
+        int s = at.strings()[r.nextInt(3)];
+        if (s + 2 < b.length && (buf.getShort(s) & 0xFFFF) > 0) {
+          int len = buf.getShort(s) & 0xFFFF;
+          int pos = s + 2 + r.nextInt(Math.min(len, b.length - s - 2));
+          b[pos] = (byte) List.of(0xC3, 0xFF, 0x80, 0xED, 0x0A, 0x20, 0x00, 0x7F, (int) 'Z')
+              .get(r.nextInt(9)).intValue();
+        }
+      }
+      case 3 -> { // a number negative or off by one
+        int count = at.type() == 1 ? 5 : 6;
+        int pos = r.nextInt(count) == 0 ? at.term() : at.numbers() + (at.type() == 1
+            ? 8 * r.nextInt(4) : 1 + 8 * r.nextInt(5));
+        if (pos + 8 <= b.length) {
+          long v = buf.getLong(pos);
+          buf.putLong(pos, switch (r.nextInt(4)) {
+            case 0 -> v | Long.MIN_VALUE;
+            case 1 -> v + 1;
+            case 2 -> v - 1;
+            default -> Long.MAX_VALUE;
+          });
+        }
+      }
+      case 4 -> { // the success byte of a response
+        if (at.type() == 2 && at.numbers() < b.length) {
+          b[at.numbers()] = (byte) (2 + r.nextInt(254));
+        }
+      }
+      case 5, 6 -> { // the entries blob's length, or its content
+        int lp = at.blobLength();
+        if (lp >= 0 && lp + 4 <= b.length) {
+          int length = buf.getInt(lp);
+          if (r.nextBoolean()) {
+            buf.putInt(lp, List.of(-1, length + 1, length - 1, Integer.MAX_VALUE, limit + 1,
+                b.length - lp - 4 + 1).get(r.nextInt(6)));
+          } else if (length >= 0 && (long) lp + 4 + length <= b.length) { // no overflow
+            long term = at.term() + 8 <= b.length ? buf.getLong(at.term()) : 0;
+            byte[] blob = Arrays.copyOfRange(b, lp + 4, lp + 4 + length);
+            byte[] mutated = r.nextInt(4) == 0 ? mutateBytes(blob, r)
+                : mutateEntries(blob, r, term);
+            ByteBuffer out = ByteBuffer.allocate(lp + 4 + mutated.length
+                + (b.length - lp - 4 - length));
+            out.put(b, 0, lp).putInt(mutated.length).put(mutated)
+                .put(b, lp + 4 + length, b.length - lp - 4 - length);
+            return out.array();
+          }
+        }
+      }
+      case 7 -> { // a well-formed blob of one entry, its total size around the limit
+        int lp = at.blobLength();
+        if (lp >= 0 && lp <= b.length && limit <= (1 << 20)) {
+          int size = limit - 3 + r.nextInt(7);
+          int data = Math.max(0, size - 4 - RaftWire.ENTRY_HEADER_BYTES);
+          long prevLogIndex = at.numbers() + 8 <= b.length ? buf.getLong(at.numbers()) : 0;
+          long prevLogTerm = at.numbers() + 16 <= b.length ? buf.getLong(at.numbers() + 8) : 0;
+          ByteBuffer out = ByteBuffer.allocate(lp + 4 + 4 + RaftWire.ENTRY_HEADER_BYTES + data);
+          out.put(b, 0, lp).putInt(4 + RaftWire.ENTRY_HEADER_BYTES + data).putInt(1)
+              .putLong(prevLogIndex + 1).putLong(prevLogTerm)
+              .put((byte) EntryType.COMMAND.ordinal()).putLong(0).putLong(0).putLong(0)
+              .putInt(data);
+          return out.array();
+        }
+      }
+      case 8 -> {
+        return Arrays.copyOf(b, b.length == 0 ? 0 : r.nextInt(b.length)); // truncated
+      }
+      case 9 -> {
+        return Arrays.copyOf(b, b.length + 1 + r.nextInt(4)); // trailing bytes
+      }
+      default -> {
+        return mutateBytes(b, r);
+      }
+    }
+    return b;
   }
 
   // ------------------------------------------------------------------------------------------
