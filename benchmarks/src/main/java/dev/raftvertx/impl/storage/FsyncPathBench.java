@@ -59,7 +59,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * in the same write. Latency is from issue to completion on the event loop; CPU is the process's
  * user+system time per append.
  *
- * <p>Run: {@code java -cp benchmarks/target/benchmarks.jar dev.raftvertx.impl.storage.FsyncPathBench
+ * <p>Run: {@code java -cp benchmarks/target/benchmarks.jar
+ * dev.raftvertx.impl.storage.FsyncPathBench
  * [--slice-ms 200] [--slices 25] [--groups 1,16,64] [--paths asyncfile,worker2,...] [--dir /tmp]}
  */
 public final class FsyncPathBench {
@@ -288,8 +289,8 @@ public final class FsyncPathBench {
           while (i < batch.size()) {
             int j = i + 1;
             int length = batch.get(i).bytes.length;
-            while (j < batch.size()
-                && batch.get(j).position == batch.get(j - 1).position + batch.get(j - 1).bytes.length) {
+            while (j < batch.size() && batch.get(j).position
+                == batch.get(j - 1).position + batch.get(j - 1).bytes.length) {
               length += batch.get(j).bytes.length;
               j++;
             }

@@ -213,8 +213,8 @@ public final class StorageWriteBench {
         Map<String, Result> results = new LinkedHashMap<>();
         for (String io : fileIos) {
           Path d = work.resolve(io + "-" + group);
-          FileRaftStorage s = new FileRaftStorage(vertx, d, FileRaftStorage.DEFAULT_MAX_SEGMENT_SIZE,
-              fileSystem(vertx, io));
+          FileRaftStorage s = new FileRaftStorage(vertx, d,
+              FileRaftStorage.DEFAULT_MAX_SEGMENT_SIZE, fileSystem(vertx, io));
           onContext(context, () -> s.open("bench", "n1"));
           targets.put(io, new Target(s, d));
           results.put(io, new Result());

@@ -45,6 +45,8 @@ final class ChannelFileHandle implements StorageFileSystem.FileHandle {
   private final String path;
   private final ConcurrentLinkedQueue<Op> queue = new ConcurrentLinkedQueue<>();
   private final AtomicBoolean draining = new AtomicBoolean();
+  /** Set if queued operations were failed unrun: no later write or force may succeed. */
+  private volatile IOException lost;
 
   // ---- confined to the draining worker (handed between tasks through the draining flag) ----
   private Exception writeFailure;
@@ -116,10 +118,13 @@ final class ChannelFileHandle implements StorageFileSystem.FileHandle {
 
   /** The worker pool refused the task (Vert.x is closing): fails what is queued. */
   private void rejected(Throwable cause) {
+    IOException e = new IOException("no worker thread to run I/O on " + path + ": " + cause,
+        cause);
+    lost = e;
     List<Op> batch = new ArrayList<>();
     Op op;
     while ((op = queue.poll()) != null) {
-      op.error = new IOException("no worker thread to run I/O on " + path + ": " + cause, cause);
+      op.error = e;
       batch.add(op);
     }
     for (Op o : batch) {
@@ -204,7 +209,7 @@ final class ChannelFileHandle implements StorageFileSystem.FileHandle {
       j++;
     }
     List<Op> run = batch.subList(i, j);
-    Exception failure = closed ? closedError() : writeFailure;
+    Exception failure = closed ? closedError() : writeFailure != null ? writeFailure : lost;
     if (failure == null) {
       try {
         ByteBuffer data = first.data;
@@ -234,7 +239,7 @@ final class ChannelFileHandle implements StorageFileSystem.FileHandle {
   }
 
   private void forceRun(List<Op> forces) {
-    Exception failure = closed ? closedError() : writeFailure;
+    Exception failure = closed ? closedError() : writeFailure != null ? writeFailure : lost;
     if (failure == null) {
       try {
         channel.force(false);
