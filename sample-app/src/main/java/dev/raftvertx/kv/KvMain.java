@@ -88,6 +88,11 @@ public final class KvMain implements Callable<Integer>, NodeControl {
       + RaftOptions.DEFAULT_SNAPSHOT_TRAILING_ENTRIES + ")")
   long snapshotTrailing = RaftOptions.DEFAULT_SNAPSHOT_TRAILING_ENTRIES;
 
+  @Option(names = "--segment-bytes", description = "size at which the log rolls to a new"
+      + " segment file; segments wholly covered by a snapshot are deleted (default "
+      + RaftOptions.DEFAULT_MAX_SEGMENT_BYTES + ")")
+  long segmentBytes = RaftOptions.DEFAULT_MAX_SEGMENT_BYTES;
+
   @Option(names = "--join", description = "start empty as a non-member and wait to be added"
       + " (POST /cluster/members on the leader); ignored once the node has a log")
   boolean join;
@@ -240,6 +245,7 @@ public final class KvMain implements Callable<Integer>, NodeControl {
         .setDataDir(dir).setElectionTimeoutMillis(electionTimeoutMillis)
         .setHeartbeatIntervalMillis(heartbeatMillis).setMetricsEnabled(true)
         .setSnapshotThresholdEntries(snapshotEntries).setSnapshotTrailingEntries(snapshotTrailing)
+        .setMaxSegmentBytes(segmentBytes)
         .setMetricsRegistryName(registryName);
   }
 
