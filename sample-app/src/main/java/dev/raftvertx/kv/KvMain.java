@@ -36,7 +36,7 @@ import picocli.CommandLine.Option;
  * bridge. Every HTTP port serves Prometheus metrics at {@code /metrics}.
  */
 @Command(name = "sample-app", mixinStandardHelpOptions = true,
-    subcommands = dev.raftvertx.kv.bench.Bench.class,
+    subcommands = {dev.raftvertx.kv.bench.Bench.class, dev.raftvertx.kv.bench.Soak.class},
     description = "A replicated key-value store on raft-vertx.")
 public final class KvMain implements Callable<Integer>, NodeControl {
 
