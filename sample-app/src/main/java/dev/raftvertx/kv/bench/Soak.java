@@ -94,6 +94,10 @@ public final class Soak extends BenchBase implements Callable<Integer> {
       + " --snapshot-entries: entries applied between snapshots; default ${DEFAULT-VALUE}")
   long snapshotEntries;
 
+  @Option(names = "--snapshot-trailing", defaultValue = "1024", description = "the nodes'"
+      + " --snapshot-trailing: log entries kept below a snapshot; default ${DEFAULT-VALUE}")
+  long snapshotTrailing;
+
   @Option(names = "--segment-bytes", defaultValue = "1048576", description = "the nodes'"
       + " --segment-bytes: log segment size, small so that covered segments are deleted often;"
       + " default ${DEFAULT-VALUE}")
@@ -223,6 +227,7 @@ public final class Soak extends BenchBase implements Callable<Integer> {
       jvm.add("-Xlog:gc:file=" + work.resolve("{id}-gc-%p.log"));
       List<String> args = new ArrayList<>(nodeArgs);
       args.addAll(List.of("--snapshot-entries", String.valueOf(snapshotEntries),
+          "--snapshot-trailing", String.valueOf(snapshotTrailing),
           "--segment-bytes", String.valueOf(segmentBytes)));
       cluster = new LocalCluster(work, NODES, jvm, args);
       cluster.startAll();
@@ -304,6 +309,7 @@ public final class Soak extends BenchBase implements Callable<Integer> {
     }
     String converged = converge();
     sampleSafely();
+    String compacted = awaitCompaction();
     System.out.println("INFO live heap after a forced full GC, at the end");
     for (String id : cluster.ids()) {
       Process p = cluster.process(id);
@@ -314,7 +320,7 @@ public final class Soak extends BenchBase implements Callable<Integer> {
       blockedWarnings.put(id, countLines(cluster.node(id).log(), "has been blocked for"));
     }
     Verification v = verify();
-    report = evaluate(s, seconds, converged, v, Math.max(0, term1 - term0));
+    report = evaluate(s, seconds, converged, compacted, v, Math.max(0, term1 - term0));
     print(report);
     return report.passed();
   }
@@ -493,6 +499,83 @@ public final class Soak extends BenchBase implements Callable<Integer> {
       Thread.sleep(200);
     }
     return "not every node applied index " + index + " within 120 s: " + applied;
+  }
+
+  /**
+   * Once the cluster is quiet, every node must have deleted its older snapshots and every log
+   * segment wholly covered by its latest snapshot less the trailing entries. Compaction runs
+   * after a snapshot completes, so this waits up to 15 s for it.
+   *
+   * @return null if so, else what remains on which node
+   */
+  private String awaitCompaction() throws InterruptedException {
+    long deadline = System.currentTimeMillis() + 15_000;
+    String problem;
+    do {
+      StringBuilder p = new StringBuilder();
+      for (String id : cluster.ids()) {
+        JsonObject st = status(id);
+        if (st == null) {
+          p.append(id).append(": no status; ");
+          continue;
+        }
+        String left = leftOver(cluster.node(id).dataDir(), st.getLong("snapshotIndex", 0L),
+            snapshotTrailing);
+        if (left != null) {
+          p.append(id).append(": ").append(left).append("; ");
+        }
+      }
+      problem = p.length() == 0 ? null : p.toString();
+      if (problem != null) {
+        Thread.sleep(500);
+      }
+    } while (problem != null && System.currentTimeMillis() < deadline);
+    return problem;
+  }
+
+  /**
+   * @param dataDir a node's data directory
+   * @param snapshotIndex its latest snapshot's index
+   * @param trailing entries it keeps below a snapshot
+   * @return what a finished compaction would have deleted, or null if nothing
+   */
+  static String leftOver(Path dataDir, long snapshotIndex, long trailing) {
+    List<Long> firsts = new ArrayList<>();
+    List<String> snapshots = new ArrayList<>();
+    try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(dataDir)) {
+      for (Path f : files.toList()) {
+        String n = f.getFileName().toString();
+        if (n.startsWith("log-") && n.endsWith(".seg")) {
+          firsts.add(Long.parseLong(n.substring(4, n.length() - 4)));
+        }
+      }
+    } catch (java.io.IOException | RuntimeException e) {
+      return "cannot list " + dataDir + ": " + e;
+    }
+    Path snapDir = dataDir.resolve("snapshots");
+    if (java.nio.file.Files.isDirectory(snapDir)) {
+      try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(snapDir)) {
+        files.map(f -> f.getFileName().toString()).filter(n -> n.startsWith("snapshot-"))
+            .forEach(snapshots::add);
+      } catch (java.io.IOException | RuntimeException e) {
+        return "cannot list " + snapDir + ": " + e;
+      }
+    }
+    Collections.sort(firsts);
+    long compactTo = Math.max(0, snapshotIndex - trailing);
+    List<String> left = new ArrayList<>();
+    for (int i = 0; i + 1 < firsts.size(); i++) {
+      if (firsts.get(i + 1) - 1 <= compactTo) {
+        left.add("segment " + firsts.get(i) + ".." + (firsts.get(i + 1) - 1));
+      }
+    }
+    if (!left.isEmpty()) {
+      left.add(0, "covered by snapshot " + snapshotIndex + " less " + trailing + " entries:");
+    }
+    if (snapshotIndex > 0 && snapshots.size() != 1) {
+      left.add(snapshots.size() + " snapshot files " + snapshots);
+    }
+    return left.isEmpty() ? null : String.join(" ", left);
   }
 
   // ---- sampling ----
@@ -819,8 +902,8 @@ public final class Soak extends BenchBase implements Callable<Integer> {
         + detail);
   }
 
-  private Report evaluate(long s, double seconds, String converged, Verification v,
-      long elections) {
+  private Report evaluate(long s, double seconds, String converged, String compacted,
+      Verification v, long elections) {
     List<Figure> figures = new ArrayList<>();
     for (String name : FIGURES) {
       for (String id : cluster.ids()) {
@@ -840,6 +923,9 @@ public final class Soak extends BenchBase implements Callable<Integer> {
     checks.add(new Check("replicas_agree", v.diverged() == 0, v.diverged() + " keys differ"));
     checks.add(new Check("converged", converged == null,
         converged == null ? "every node applied the final write" : converged));
+    checks.add(new Check("compaction_done", compacted == null, compacted == null
+        ? "at the end every node holds one snapshot file and no log segment its snapshot covers"
+        : compacted));
     long stall = load.maxStallMillis();
     checks.add(new Check("progress", load.ackCount() > 0 && stall <= maxStall * 1000,
         load.ackCount() + " acknowledged; longest time without an acknowledged write " + stall
@@ -862,7 +948,7 @@ public final class Soak extends BenchBase implements Callable<Integer> {
         "snapshot index " + snapshots + (expectSnapshots ? "" : " (too few writes to expect one)")));
     checks.add(bounded("disk_bounded", figures, "disk_bytes", growthFactor, diskSlackMib * MIB));
     checks.add(bounded("log_segments_bounded", figures, "log_segments", growthFactor, 4));
-    checks.add(bounded("snapshot_files_bounded", figures, "snapshot_files", 1, 2));
+    checks.add(bounded("snapshot_files_bounded", figures, "snapshot_files", 1, 3));
     checks.add(bounded("log_entries_bounded", figures, "log_entries", growthFactor,
         10 * snapshotEntries));
     checks.add(bounded("fds_bounded", figures, "fds", 1, fdSlack));

@@ -7,17 +7,24 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.raftvertx.kv.bench.Soak.Figure;
 import dev.raftvertx.kv.bench.Soak.Sample;
 import dev.raftvertx.kv.bench.Soak.Verdict;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The soak's judgements on their own, so that its checks are known to have teeth: a value older
  * than an acknowledged write is a lost write unless its own write's outcome is unknown; a
  * refused or never-sent value is a phantom; a figure that keeps growing is unbounded while a
- * sawtooth (segments created and deleted) is not.
+ * sawtooth (segments created and deleted) is not; a segment or snapshot file that compaction
+ * should have deleted is found.
  */
 class SoakChecksTest {
+
+  @TempDir
+  Path dir;
 
   @Test
   void judgesReplicaValues() {
@@ -62,5 +69,30 @@ class SoakChecksTest {
     assertFalse(Soak.bounded("disk", List.of(none), "disk_bytes", 2, 8L << 20).ok());
     // nor is a figure that was never sampled at all
     assertFalse(Soak.bounded("fds", List.of(s), "fds", 1, 48).ok());
+  }
+
+  private void touch(String name) throws Exception {
+    Path p = dir.resolve(name);
+    Files.createDirectories(p.getParent());
+    Files.write(p, new byte[10]);
+  }
+
+  @Test
+  void findsWhatCompactionShouldHaveDeleted() throws Exception {
+    touch("log-00000000000000000001.seg");
+    touch("log-00000000000000005000.seg");
+    touch("log-00000000000000010000.seg");
+    touch("snapshots/snapshot-00000000000000006000-00000000000000000002.snap");
+    touch("state");
+    // snapshot 6000 less 1024 trailing entries covers up to 4976: segment 1..4999 must stay
+    assertEquals(null, Soak.leftOver(dir, 6000, 1024));
+    // snapshot 12000 less 1024 covers up to 10976: segments 1..4999 and 5000..9999 must go
+    String left = Soak.leftOver(dir, 12000, 1024);
+    assertTrue(left != null && left.contains("segment 1..4999")
+        && left.contains("segment 5000..9999") && !left.contains("10000.."), left);
+    // an older snapshot file left behind
+    touch("snapshots/snapshot-00000000000000003000-00000000000000000001.snap");
+    left = Soak.leftOver(dir, 6000, 1024);
+    assertTrue(left != null && left.contains("2 snapshot files"), left);
   }
 }
