@@ -203,6 +203,8 @@ public final class Soak extends BenchBase implements Callable<Integer> {
   private int leaderKills;
   private volatile Report report;
   private volatile boolean finished;
+  private volatile boolean loadStopped;
+  private ScheduledExecutorService sampler;
 
   /** @return what the run found (after {@link #call()}), or null if it did not get that far */
   Report report() {
@@ -252,6 +254,12 @@ public final class Soak extends BenchBase implements Callable<Integer> {
       return 1;
     } finally {
       finished = true;
+      if (sampler != null) {
+        sampler.shutdownNow();
+      }
+      if (load != null) {
+        load.stop();
+      }
       CONNECTION_LOG.setLevel(resetLevel);
       try {
         Runtime.getRuntime().removeShutdownHook(interrupted);
@@ -271,7 +279,7 @@ public final class Soak extends BenchBase implements Callable<Integer> {
     long term0 = maxTerm();
     Random random = new Random(s);
     load = new SoakLoad(vertx, client, clients, keys, payload, s);
-    ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor(r -> {
+    sampler = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "soak-sampler");
       t.setDaemon(true);
       return t;
@@ -286,6 +294,7 @@ public final class Soak extends BenchBase implements Callable<Integer> {
     killLoop(random);
     try {
       load.stop().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+      loadStopped = true;
     } catch (java.util.concurrent.TimeoutException e) {
       events.add("writes still in flight 60 s after the load stopped");
     }
@@ -927,9 +936,10 @@ public final class Soak extends BenchBase implements Callable<Integer> {
         ? "at the end every node holds one snapshot file and no log segment its snapshot covers"
         : compacted));
     long stall = load.maxStallMillis();
-    checks.add(new Check("progress", load.ackCount() > 0 && stall <= maxStall * 1000,
-        load.ackCount() + " acknowledged; longest time without an acknowledged write " + stall
-            + " ms (limit " + Math.round(maxStall * 1000) + " ms)"));
+    checks.add(new Check("progress", load.ackCount() > 0 && stall <= maxStall * 1000
+        && loadStopped, load.ackCount() + " acknowledged; longest time without an acknowledged"
+            + " write " + stall + " ms (limit " + Math.round(maxStall * 1000) + " ms)"
+            + (loadStopped ? "" : "; writes were still in flight 60 s after the load stopped")));
     List<String> bad;
     List<String> samplingFailures;
     synchronized (events) {
