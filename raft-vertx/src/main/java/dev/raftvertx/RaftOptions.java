@@ -97,6 +97,7 @@ public class RaftOptions {
   private long learnerCatchUpMaxLag = DEFAULT_LEARNER_CATCH_UP_MAX_LAG;
   private long membershipTimeoutMillis = DEFAULT_MEMBERSHIP_TIMEOUT_MILLIS;
   private boolean join;
+  private TlsOptions tls;
 
   /** Default options; set at least the node id, the peers and the data directory. */
   public RaftOptions() {
@@ -154,6 +155,8 @@ public class RaftOptions {
     learnerCatchUpMaxLag = json.getLong("learnerCatchUpMaxLag", learnerCatchUpMaxLag);
     membershipTimeoutMillis = json.getLong("membershipTimeoutMillis", membershipTimeoutMillis);
     join = json.getBoolean("join", join);
+    JsonObject t = json.getJsonObject("tls");
+    tls = t == null ? null : new TlsOptions(t);
   }
 
   /** @return the options as JSON */
@@ -189,7 +192,8 @@ public class RaftOptions {
         .put("metricsRegistryName", metricsRegistryName)
         .put("learnerCatchUpMaxLag", learnerCatchUpMaxLag)
         .put("membershipTimeoutMillis", membershipTimeoutMillis)
-        .put("join", join);
+        .put("join", join)
+        .put("tls", tls == null ? null : tls.toJson());
   }
 
   /**
@@ -227,6 +231,10 @@ public class RaftOptions {
             "peer " + e.getKey() + " needs a host:port address for the TCP transport, got "
                 + e.getValue());
       }
+    }
+    if (tls != null) {
+      require(transport == TransportKind.TCP, "tls applies to the TCP transport only");
+      tls.validate();
     }
   }
 
@@ -663,6 +671,25 @@ public class RaftOptions {
    */
   public RaftOptions setJoin(boolean join) {
     this.join = join;
+    return this;
+  }
+
+  /** @return the TLS settings of the TCP transport, or null for plain TCP */
+  public TlsOptions getTls() {
+    return tls;
+  }
+
+  /**
+   * Encrypts and mutually authenticates the TCP transport: see {@link TlsOptions}. Without it the
+   * nodes talk plain TCP, which suits only a trusted network such as one machine's loopback (the
+   * node logs a warning when it listens on, or dials, any other address in plain TCP). Whether
+   * TLS is on or not, a node accepts messages only from the members of its configuration.
+   *
+   * @param tls the certificate, key and CA of this node, or null for plain TCP
+   * @return a reference to this, so the API can be used fluently
+   */
+  public RaftOptions setTls(TlsOptions tls) {
+    this.tls = tls;
     return this;
   }
 }

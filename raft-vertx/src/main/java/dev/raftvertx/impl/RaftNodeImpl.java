@@ -28,6 +28,7 @@ import dev.raftvertx.core.StorageWrite;
 import dev.raftvertx.impl.storage.FileRaftStorage;
 import dev.raftvertx.impl.storage.FileSnapshotStore;
 import dev.raftvertx.impl.storage.VertxStorageFileSystem;
+import dev.raftvertx.impl.transport.AbstractTransport;
 import dev.raftvertx.impl.transport.EventBusTransport;
 import dev.raftvertx.impl.transport.TcpBridgeOptions;
 import dev.raftvertx.impl.transport.TcpBridgeTransport;
@@ -194,7 +195,7 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     if (transport == null) {
       transport = options.getTransport() == RaftOptions.TransportKind.TCP
           ? new TcpBridgeTransport(vertx, options.getClusterId(), options.getNodeId(),
-              options.getPeers(), TcpBridgeOptions.defaults())
+              options.getPeers(), TcpBridgeOptions.defaults().withTls(options.getTls()))
           : new EventBusTransport(vertx, options.getClusterId(), options.getNodeId());
     }
     if (snapshots == null) {
@@ -209,6 +210,10 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
               options.getSnapshotChunkBytes(), Math.max(1_000, 2 * options.getElectionTimeoutMillis()),
               System::currentTimeMillis);
           transport.receiver(this::onMessage);
+          if (transport instanceof AbstractTransport t) { // senders: members, else (joining) peers
+            t.allowSenders(id -> core.configuration().isMember(id)
+                || core.configuration().members().isEmpty() && options.getPeers().containsKey(id));
+          }
           return transport.start();
         })
         .onSuccess(v -> {
@@ -617,7 +622,11 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
    */
   private void runApplyQueue() {
     while (!restoring && active() && !applyQueue.isEmpty()) {
-      Object next = applyQueue.pollFirst();
+      Object next = applyQueue.peekFirst();
+      if (next instanceof Ready.SnapshotRestore && snapshotting) {
+        return; // the state machine is still writing its own snapshot: restore after it
+      }
+      applyQueue.pollFirst();
       if (next instanceof Ready.SnapshotRestore restore) {
         restoring = true;
         snapshots.latest().compose(meta -> {
@@ -694,6 +703,9 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     }
     written.compose(v -> writer.commit()).onComplete(ar -> {
       snapshotting = false;
+      if (active() && !applyQueue.isEmpty()) {
+        context.runOnContext(v -> runApplyQueue()); // a restore may wait for this snapshot
+      }
       if (ar.failed()) {
         writer.abort();
         if (ar.cause() instanceof UnsupportedOperationException) {

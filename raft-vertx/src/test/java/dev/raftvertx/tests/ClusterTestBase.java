@@ -48,15 +48,24 @@ abstract class ClusterTestBase {
 
   abstract RaftOptions.TransportKind transport();
 
+  /**
+   * @param id a node id
+   * @param options that node's options
+   * @return them with whatever the suite adds per node (TLS, say); as they are by default
+   */
+  RaftOptions configure(String id, RaftOptions options) {
+    return options;
+  }
+
   @BeforeEach
   void startCluster(Vertx vertx) {
     this.vertx = vertx;
     List<String> ids = List.of("n1", "n2", "n3");
     Map<String, String> peers = addresses(ids);
     for (String id : ids) {
-      options.put(id, new RaftOptions().setNodeId(id).setClusterId("itest").setPeers(peers)
-          .setDataDir(dir.resolve(id).toString()).setTransport(transport())
-          .setRequestTimeoutMillis(3_000));
+      options.put(id, configure(id, new RaftOptions().setNodeId(id).setClusterId("itest")
+          .setPeers(peers).setDataDir(dir.resolve(id).toString()).setTransport(transport())
+          .setRequestTimeoutMillis(3_000)));
     }
     for (String id : ids) {
       start(id);
@@ -126,8 +135,26 @@ abstract class ClusterTestBase {
     return nodes.keySet().stream().filter(id -> !id.equals(leader)).findFirst().orElseThrow();
   }
 
+  /**
+   * Proposes key=value on node id; if the command is known not to have been applied (no leader
+   * at the moment, say after an election on a loaded machine), retries on the current leader like
+   * a client would.
+   */
   Committed put(String id, String key, String value) {
-    return await(nodes.get(id).propose(Buffer.buffer(key + "=" + value)));
+    String target = id;
+    for (int attempt = 0; ; attempt++) {
+      Future<Committed> f = nodes.get(target).propose(Buffer.buffer(key + "=" + value));
+      try {
+        return f.await(WAIT_SECONDS, TimeUnit.SECONDS);
+      } catch (Exception e) {
+        if (attempt < 20 && f.cause() instanceof RaftException re && re.error().knownNotApplied()) {
+          pause(100);
+          target = awaitLeader();
+          continue;
+        }
+        throw new AssertionError("put failed: " + (f.cause() != null ? f.cause() : e), e);
+      }
+    }
   }
 
   /**
@@ -256,8 +283,8 @@ abstract class ClusterTestBase {
     Map<String, String> extra = addresses(List.of("n4"));
     Map<String, String> peers = new LinkedHashMap<>(options.get("n1").getPeers());
     peers.putAll(extra);
-    options.put("n4", new RaftOptions(options.get("n1")).setNodeId("n4").setPeers(peers)
-        .setDataDir(dir.resolve("n4").toString()).setJoin(true));
+    options.put("n4", configure("n4", new RaftOptions(options.get("n1")).setNodeId("n4")
+        .setPeers(peers).setDataDir(dir.resolve("n4").toString()).setJoin(true)));
     start("n4");
     await(nodes.get(leader).addVoter("n4", extra.get("n4")));
     assertEquals(4, status(leader).voters().size());
@@ -361,8 +388,9 @@ abstract class ClusterTestBase {
     Map<String, String> extra = addresses(List.of("n4"));
     Map<String, String> peers = new LinkedHashMap<>(options.get("n1").getPeers());
     peers.putAll(extra);
-    options.put("n4", smallSnapshots(new RaftOptions(options.get("n1")).setNodeId("n4")
-        .setPeers(peers).setDataDir(dir.resolve("n4").toString()).setJoin(true)));
+    options.put("n4", configure("n4", smallSnapshots(new RaftOptions(options.get("n1"))
+        .setNodeId("n4").setPeers(peers).setDataDir(dir.resolve("n4").toString())
+        .setJoin(true))));
     start("n4");
     await(nodes.get(leader).addVoter("n4", extra.get("n4")));
     long index = put(leader, "late", "x").index();

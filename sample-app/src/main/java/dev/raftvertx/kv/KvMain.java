@@ -2,6 +2,7 @@ package dev.raftvertx.kv;
 
 import dev.raftvertx.RaftNode;
 import dev.raftvertx.RaftOptions;
+import dev.raftvertx.TlsOptions;
 import dev.raftvertx.webui.AdminAuthHandler;
 import dev.raftvertx.webui.NodeControl;
 import dev.raftvertx.webui.WebUi;
@@ -97,6 +98,18 @@ public final class KvMain implements Callable<Integer>, NodeControl {
       + " (POST /cluster/members on the leader); ignored once the node has a log")
   boolean join;
 
+  @Option(names = "--tls-cert", description = "PEM certificate of this node, signed by the"
+      + " cluster's CA, whose subject CN is the node id: turns on TLS with mutual authentication"
+      + " between the nodes (with --tls-key and --tls-ca)")
+  String tlsCert;
+
+  @Option(names = "--tls-key", description = "PEM private key of this node (unencrypted)")
+  String tlsKey;
+
+  @Option(names = "--tls-ca", description = "PEM certificate of the cluster's CA: the only"
+      + " authority whose node certificates are accepted")
+  String tlsCa;
+
   @Option(names = "--bench-agent-port", hidden = true, description = "used by the bench command:"
       + " serve its embedded load generator on this port")
   Integer benchAgentPort;
@@ -191,7 +204,19 @@ public final class KvMain implements Callable<Integer>, NodeControl {
     return nodePorts.getOrDefault(nodeId, -1);
   }
 
+  /** @return TLS settings from the --tls-* flags, or null if none was given */
+  TlsOptions tlsOptions() {
+    if (tlsCert == null && tlsKey == null && tlsCa == null) {
+      return null;
+    }
+    return new TlsOptions().setCertPath(tlsCert).setKeyPath(tlsKey).setCaPath(tlsCa);
+  }
+
   private Future<?> startEmbedded() {
+    if (tlsOptions() != null) {
+      return Future.failedFuture("--tls-cert, --tls-key and --tls-ca secure a cluster of"
+          + " processes: give them with --id and --peers");
+    }
     Map<String, String> members = new LinkedHashMap<>();
     for (int i = 1; i <= 3; i++) {
       members.put("n" + i, "local");
@@ -227,7 +252,7 @@ public final class KvMain implements Callable<Integer>, NodeControl {
     }
     int port = httpPort != null ? httpPort : 8080;
     RaftOptions o = options(id, peers, dataDir != null ? dataDir : "data/" + id)
-        .setTransport(RaftOptions.TransportKind.TCP).setJoin(join);
+        .setTransport(RaftOptions.TransportKind.TCP).setJoin(join).setTls(tlsOptions());
     nodeOptions.put(id, o);
     Future<?> f = startNode(o, port)
         .compose(node -> benchAgentPort == null ? Future.succeededFuture()

@@ -16,12 +16,17 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Predicate;
 
 /**
  * What both built-in transports share: the life cycle, the {@link Transport} threading contract,
  * the {@link TransportFaults} rules and the {@link TransportMetrics}. A subclass supplies
  * {@link #doStart}, {@link #doClose} and {@link #transmit}, and hands inbound messages to
  * {@link #deliver}.
+ *
+ * <p><b>Sender check.</b> The node tells the transport which senders it accepts
+ * ({@link #allowSenders}); {@link #deliver} refuses a message from anyone else and counts it in
+ * {@link TransportMetrics#rejectedSender()}.
  */
 public abstract class AbstractTransport implements Transport, TransportFaults {
 
@@ -48,6 +53,7 @@ public abstract class AbstractTransport implements Transport, TransportFaults {
   private final Closeable closeHook = completion -> close().onComplete(completion);
   private volatile State state = State.NEW;
   private volatile Handler<Message> receiver;
+  private volatile Predicate<String> allowedSenders;
   private volatile Context context;
   private Future<Void> started;
   private Future<Void> closed;
@@ -82,6 +88,18 @@ public abstract class AbstractTransport implements Transport, TransportFaults {
   @Override
   public final void receiver(Handler<Message> handler) {
     this.receiver = handler;
+  }
+
+  /**
+   * Sets which senders are accepted: {@link #deliver} asks the predicate about each inbound
+   * message's {@code from}, on {@link #context()}, and refuses the message if it answers false.
+   * A Raft node accepts the members of its current configuration and, while it has none (a
+   * joining node), the peers of its options. Until this is called every sender is accepted.
+   *
+   * @param allowed tells whether a node id may send to this node; null accepts every sender
+   */
+  public final void allowSenders(Predicate<String> allowed) {
+    this.allowedSenders = allowed;
   }
 
   @Override
@@ -234,24 +252,37 @@ public abstract class AbstractTransport implements Transport, TransportFaults {
   protected abstract void transmit(String toNodeId, Message message);
 
   /**
-   * Hands an inbound message to the receiver after checking its addressee and the fault rules.
-   * Called on {@link #context()}.
+   * Hands an inbound message to the receiver after checking its addressee, its sender
+   * ({@link #allowSenders}) and the fault rules. Called on {@link #context()}.
    *
    * @param message the decoded message
+   * @return false if the message was refused (and counted), true otherwise, even if it was then
+   *     dropped by a fault rule or for want of a receiver
    */
-  protected final void deliver(Message message) {
+  protected final boolean deliver(Message message) {
     if (!nodeId.equals(message.to())) {
       reject("message for node '" + message.to() + "' arrived at node '" + nodeId + "'");
-      return;
+      return false;
+    }
+    Predicate<String> allowed = allowedSenders;
+    boolean accepted;
+    try {
+      accepted = allowed == null || allowed.test(message.from());
+    } catch (RuntimeException e) {
+      accepted = false;
+    }
+    if (!accepted) {
+      rejectSender("message from '" + message.from() + "', not a member of the configuration");
+      return false;
     }
     if (faults.blocks(message.from(), nodeId)) {
       metrics.droppedByFaults.increment();
-      return;
+      return true;
     }
     Handler<Message> handler = receiver;
     if (state != State.STARTED || handler == null) {
       metrics.droppedUnavailable.increment();
-      return;
+      return true;
     }
     metrics.received.increment();
     try {
@@ -259,6 +290,7 @@ public abstract class AbstractTransport implements Transport, TransportFaults {
     } catch (RuntimeException e) {
       log.log(Level.WARNING, "receiver of " + nodeId + " failed on " + message, e);
     }
+    return true;
   }
 
   /**
@@ -269,6 +301,28 @@ public abstract class AbstractTransport implements Transport, TransportFaults {
   protected final void reject(String reason) {
     metrics.reject(reason);
     warn("refused an inbound message: " + reason);
+  }
+
+  /**
+   * Refuses an inbound message for its sender: counts it in {@link TransportMetrics#rejected()}
+   * and {@link TransportMetrics#rejectedSender()} and logs the reason (at most once a second).
+   *
+   * @param reason why
+   */
+  protected final void rejectSender(String reason) {
+    metrics.rejectSender(reason);
+    warn("refused an inbound message: " + reason);
+  }
+
+  /**
+   * Counts a connection closed or refused in {@link TransportMetrics#rejectedConnections()} and
+   * logs the reason (at most once a second).
+   *
+   * @param reason why
+   */
+  protected final void rejectConnection(String reason) {
+    metrics.rejectedConnections.increment();
+    warn("closed a connection: " + reason);
   }
 
   /**

@@ -1,5 +1,7 @@
 package dev.raftvertx.impl.transport;
 
+import dev.raftvertx.TlsOptions;
+
 /**
  * Settings of a {@link TcpBridgeTransport}. Immutable; start from {@link #defaults()} and change
  * fields with the {@code with...} methods, which, like the constructor, throw
@@ -13,13 +15,26 @@ package dev.raftvertx.impl.transport;
  * @param writeQueueMaxBytes bytes that may wait in a peer connection's write queue; a message
  *     sent while the queue is fuller than this is dropped
  * @param maxEntriesBytes the largest entries blob of one AppendEntriesRequest sent or accepted
- *     ({@link RaftWire})
+ *     ({@link RaftWire}), and of every other byte field of a message; it also bounds the frames
+ *     accepted ({@link #maxFrameBytes()})
+ * @param tls TLS with mutual authentication for both the listening and the dialling side, or
+ *     null for plain TCP; a copy is kept
  */
 public record TcpBridgeOptions(int connectTimeoutMillis, long initialBackoffMillis,
-    long maxBackoffMillis, int writeQueueMaxBytes, int maxEntriesBytes) {
+    long maxBackoffMillis, int writeQueueMaxBytes, int maxEntriesBytes, TlsOptions tls) {
+
+  /**
+   * Most byte fields one message carries, each at most {@code maxEntriesBytes} ({@link RaftWire}
+   * checks every one of them against that limit): the first SnapshotChunk of a transfer carries
+   * its data, the configuration and the session table.
+   */
+  static final int MAX_BYTE_FIELDS_PER_MESSAGE = 3;
+
+  /** Room in one frame for everything but its byte fields: the bridge envelope, other fields. */
+  static final int FRAME_OVERHEAD_BYTES = 64 * 1024;
 
   private static final TcpBridgeOptions DEFAULTS =
-      new TcpBridgeOptions(1000, 50, 2000, 4 << 20, RaftWire.DEFAULT_MAX_ENTRIES_BYTES);
+      new TcpBridgeOptions(1000, 50, 2000, 4 << 20, RaftWire.DEFAULT_MAX_ENTRIES_BYTES, null);
 
   /**
    * Checks the values.
@@ -46,6 +61,32 @@ public record TcpBridgeOptions(int connectTimeoutMillis, long initialBackoffMill
     if (maxEntriesBytes < 4) {
       throw new IllegalArgumentException("maxEntriesBytes must be >= 4: " + maxEntriesBytes);
     }
+    if (tls != null) {
+      tls.validate();
+      tls = new TlsOptions(tls);
+    }
+  }
+
+  /** @return a copy of the TLS settings, or null for plain TCP */
+  @Override
+  public TlsOptions tls() {
+    return tls == null ? null : new TlsOptions(tls);
+  }
+
+  /**
+   * The longest frame a peer may send, length prefix excluded: room for the largest message the
+   * wire format accepts, that is {@link #MAX_BYTE_FIELDS_PER_MESSAGE} byte fields of
+   * {@code maxEntriesBytes} each as base64 text, plus {@link #FRAME_OVERHEAD_BYTES} (about
+   * 256 MiB with the defaults). A longer (or negative) length prefix closes the connection before
+   * anything is buffered. It must not be lower than a valid message, or that message would close
+   * its connection again at every retry.
+   *
+   * @return the bound in bytes
+   */
+  public int maxFrameBytes() {
+    long base64 = 4L * ((maxEntriesBytes + 2L) / 3);
+    return (int) Math.min(Integer.MAX_VALUE - 8L,
+        MAX_BYTE_FIELDS_PER_MESSAGE * base64 + FRAME_OVERHEAD_BYTES);
   }
 
   /**
@@ -62,7 +103,7 @@ public record TcpBridgeOptions(int connectTimeoutMillis, long initialBackoffMill
    */
   public TcpBridgeOptions withConnectTimeoutMillis(int millis) {
     return new TcpBridgeOptions(millis, initialBackoffMillis, maxBackoffMillis,
-        writeQueueMaxBytes, maxEntriesBytes);
+        writeQueueMaxBytes, maxEntriesBytes, tls);
   }
 
   /**
@@ -72,7 +113,7 @@ public record TcpBridgeOptions(int connectTimeoutMillis, long initialBackoffMill
    */
   public TcpBridgeOptions withBackoffMillis(long initialMillis, long maxMillis) {
     return new TcpBridgeOptions(connectTimeoutMillis, initialMillis, maxMillis,
-        writeQueueMaxBytes, maxEntriesBytes);
+        writeQueueMaxBytes, maxEntriesBytes, tls);
   }
 
   /**
@@ -81,7 +122,7 @@ public record TcpBridgeOptions(int connectTimeoutMillis, long initialBackoffMill
    */
   public TcpBridgeOptions withWriteQueueMaxBytes(int bytes) {
     return new TcpBridgeOptions(connectTimeoutMillis, initialBackoffMillis, maxBackoffMillis,
-        bytes, maxEntriesBytes);
+        bytes, maxEntriesBytes, tls);
   }
 
   /**
@@ -90,6 +131,16 @@ public record TcpBridgeOptions(int connectTimeoutMillis, long initialBackoffMill
    */
   public TcpBridgeOptions withMaxEntriesBytes(int bytes) {
     return new TcpBridgeOptions(connectTimeoutMillis, initialBackoffMillis, maxBackoffMillis,
-        writeQueueMaxBytes, bytes);
+        writeQueueMaxBytes, bytes, tls);
+  }
+
+  /**
+   * @param tls TLS settings (validated and copied), or null for plain TCP
+   * @return a copy with them
+   * @throws IllegalArgumentException if the settings are incomplete ({@link TlsOptions#validate})
+   */
+  public TcpBridgeOptions withTls(TlsOptions tls) {
+    return new TcpBridgeOptions(connectTimeoutMillis, initialBackoffMillis, maxBackoffMillis,
+        writeQueueMaxBytes, maxEntriesBytes, tls);
   }
 }

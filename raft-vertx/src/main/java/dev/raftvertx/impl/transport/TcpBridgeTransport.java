@@ -1,43 +1,80 @@
 package dev.raftvertx.impl.transport;
 
+import dev.raftvertx.TlsOptions;
 import dev.raftvertx.core.Message;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.ClientAuth;
 import io.vertx.core.internal.net.NetSocketInternal;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetClientOptions;
+import io.vertx.core.net.NetServer;
 import io.vertx.core.net.NetServerOptions;
 import io.vertx.core.net.NetSocket;
-import io.vertx.ext.bridge.BridgeOptions;
-import io.vertx.ext.bridge.PermittedOptions;
-import io.vertx.ext.eventbus.bridge.tcp.TcpEventBusBridge;
+import io.vertx.core.net.PemKeyCertOptions;
+import io.vertx.core.net.PemTrustOptions;
 import java.lang.System.Logger.Level;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
+import javax.naming.NamingEnumeration;
+import javax.naming.NamingException;
+import javax.naming.directory.Attribute;
+import javax.naming.ldap.LdapName;
+import javax.naming.ldap.Rdn;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLPeerUnverifiedException;
+import javax.security.auth.x500.X500Principal;
 
 /**
- * A transport between nodes in different processes or hosts, over the Vert.x TCP event-bus
- * bridge.
+ * A transport between nodes in different processes or hosts, speaking the frame format of the
+ * Vert.x TCP event-bus bridge ({@link BridgeFrames}).
  *
- * <p><b>Inbound.</b> The node runs a {@link TcpEventBusBridge} on its own address (its entry in
- * the address map) whose only permitted inbound address is its own Raft address
- * {@code raft.<clusterId>.<nodeId>.rpc}; nothing may be registered for outbound delivery. The
- * node consumes that address on the local event bus and decodes each JSON body with
- * {@link RaftWire}; a body that does not decode is refused and counted.
+ * <p><b>Inbound.</b> The node serves the bridge's frame format from its own {@link NetServer} on
+ * its own address (its entry in the address map), rather than running the stock
+ * {@code TcpEventBusBridge}: that one's frame parser (Vert.x 5.0.8) buffers however many bytes a
+ * length prefix announces and does not handle a negative one, and it cannot tell which
+ * connection, hence which authenticated node, a message came in on. Here each connection reads
+ * frames with {@link BridgeFrames#reader}, bounded by {@link TcpBridgeOptions#maxFrameBytes()}: a
+ * length prefix below 2 or above the bound, or a frame that is not a JSON object, is answered with
+ * an error frame, counted, and closes that connection only. Like a bridge whose only permitted
+ * inbound address is the node's own Raft address {@code raft.<clusterId>.<nodeId>.rpc}, it takes
+ * only {@code send} frames to that address (answering others {@code access_denied}, as the bridge
+ * does, and a {@code ping} with a {@code pong}) and decodes their bodies with {@link RaftWire};
+ * a body that does not decode is refused with an error frame and counted. Nothing is put on the
+ * event bus.
+ *
+ * <p><b>TLS.</b> With {@link TcpBridgeOptions#tls()} both sides use TLS with the node's PEM
+ * certificate and key and trust only the cluster's CA; the server requires a client certificate.
+ * A node's identity is its certificate's subject CN ({@link TlsOptions}): an inbound message whose
+ * {@code from} is not the node its connection authenticated as is refused and counted
+ * ({@link TransportMetrics#rejectedSender()}), and a dialled peer whose certificate names another
+ * node is disconnected. Each authenticated node keeps at most one inbound connection: a new one
+ * replaces the old. Without TLS a warning is logged for a listening or peer address that is not a
+ * loopback address.
+ *
+ * <p><b>Senders.</b> Whatever the mode, {@link #allowSenders} decides which node ids may send.
  *
  * <p><b>Outbound.</b> Vert.x ships no Java client for the bridge, so the transport dials every
  * peer with a {@link NetClient} and writes bridge frames ({@link BridgeFrames}): 4-byte
  * big-endian length, then {@code {"type":"send","address":"raft.<clusterId>.<peer>.rpc",
- * "body":<RaftWire JSON>}}. Each peer has its own reconnect loop (exponential backoff with
+ * "body":<RaftWire JSON>}}, except AppendEntries and its responses, nearly all of the traffic,
+ * whose frames hold the message in {@link RaftWire#encodeBinary binary form} instead (no JSON, no
+ * base64; the first byte tells the forms apart). Each peer has its own reconnect loop (exponential backoff with
  * jitter, capped, short connect timeout). A message to a peer that is not connected, or whose
  * write queue holds more than {@link TcpBridgeOptions#writeQueueMaxBytes()}, is dropped:
  * nothing is buffered while a peer is away.
@@ -49,6 +86,13 @@ public final class TcpBridgeTransport extends AbstractTransport {
 
   /** Longest frame accepted from a peer's bridge (it only ever answers with short errors). */
   private static final int MAX_REPLY_FRAME_BYTES = 64 * 1024;
+
+  /** How long a connection closed for a bad frame may take to flush its error frame. */
+  private static final long ERROR_FLUSH_MILLIS = 1000;
+
+  /** Frame types of the bridge protocol; others are answered {@code unknown_type}. */
+  private static final Set<String> FRAME_TYPES = Set.of("send", "publish", "register",
+      "unregister");
 
   /** A parsed {@code host:port}. */
   private record HostPort(String host, int port) {
@@ -83,9 +127,12 @@ public final class TcpBridgeTransport extends AbstractTransport {
   private volatile Map<String, HostPort> addresses;
 
   private final Map<String, Peer> peers = new HashMap<>();
-  private TcpEventBusBridge bridge;
+  /** Open inbound connections. */
+  private final Set<NetSocket> inbound = new HashSet<>();
+  /** Over TLS: the inbound connection of each authenticated node. */
+  private final Map<String, NetSocket> inboundByNode = new HashMap<>();
+  private NetServer server;
   private NetClient client;
-  private MessageConsumer<Object> consumer;
 
   /**
    * @param vertx the Vert.x instance
@@ -141,24 +188,63 @@ public final class TcpBridgeTransport extends AbstractTransport {
     return out;
   }
 
+  /** @return true if connections use TLS */
+  public boolean isTls() {
+    return options.tls() != null;
+  }
+
   @Override
   protected Future<Void> doStart(Context context) {
-    consumer = vertx.eventBus().localConsumer(ownRpcAddress, m -> onInbound(m.body()));
-    BridgeOptions bridgeOptions = new BridgeOptions()
-        .addInboundPermitted(new PermittedOptions().setAddress(ownRpcAddress));
     NetServerOptions serverOptions = new NetServerOptions().setTcpNoDelay(true);
-    bridge = TcpEventBusBridge.create(vertx, bridgeOptions, serverOptions);
-    client = vertx.createNetClient(new NetClientOptions()
+    NetClientOptions clientOptions = new NetClientOptions()
         .setConnectTimeout(options.connectTimeoutMillis())
         .setTcpNoDelay(true)
-        .setTcpKeepAlive(true));
-    return consumer.completion()
-        .compose(v -> bridge.listen(listenAddress.port(), listenAddress.host()))
-        .map(b -> {
-          log(Level.INFO, "bridge listening on " + listenAddress);
+        .setTcpKeepAlive(true);
+    TlsOptions tls = options.tls();
+    if (tls != null) {
+      PemKeyCertOptions keyCert = keyCertOptions(tls);
+      PemTrustOptions trust = trustOptions(tls);
+      serverOptions.setSsl(true).setKeyCertOptions(keyCert).setTrustOptions(trust)
+          .setClientAuth(ClientAuth.REQUIRED);
+      // Peers are identified by the node id in their certificate, not by host name (checked in
+      // connect()), so that a node keeps its certificate when its address changes.
+      clientOptions.setSsl(true).setKeyCertOptions(keyCert).setTrustOptions(trust)
+          .setHostnameVerificationAlgorithm("");
+    } else if (!isLoopback(listenAddress.host())) {
+      log(Level.WARNING, "listening in plain TCP on " + listenAddress + ", not a loopback"
+          + " address: node-to-node traffic is neither encrypted nor authenticated; configure"
+          + " TLS (RaftOptions.setTls, the sample app's --tls-cert, --tls-key and --tls-ca)");
+    }
+    server = vertx.createNetServer(serverOptions)
+        .connectHandler(this::onConnection)
+        .exceptionHandler(this::onConnectionFailure);
+    client = vertx.createNetClient(clientOptions);
+    return server.listen(listenAddress.port(), listenAddress.host())
+        .map(s -> {
+          log(Level.INFO, "listening on " + listenAddress + (tls != null ? " (TLS)" : ""));
           reconcilePeers();
           return null;
         });
+  }
+
+  private static PemKeyCertOptions keyCertOptions(TlsOptions tls) {
+    PemKeyCertOptions pem = new PemKeyCertOptions();
+    if (tls.getCertPath() != null) {
+      pem.setCertPath(tls.getCertPath());
+    } else {
+      pem.setCertValue(Buffer.buffer(tls.getCertValue()));
+    }
+    if (tls.getKeyPath() != null) {
+      pem.setKeyPath(tls.getKeyPath());
+    } else {
+      pem.setKeyValue(Buffer.buffer(tls.getKeyValue()));
+    }
+    return pem;
+  }
+
+  private static PemTrustOptions trustOptions(TlsOptions tls) {
+    return tls.getCaPath() != null ? new PemTrustOptions().addCertPath(tls.getCaPath())
+        : new PemTrustOptions().addCertValue(Buffer.buffer(tls.getCaValue()));
   }
 
   @Override
@@ -167,26 +253,101 @@ public final class TcpBridgeTransport extends AbstractTransport {
       disconnect(peer);
     }
     peers.clear();
+    for (NetSocket socket : List.copyOf(inbound)) {
+      forceClose(socket);
+    }
+    inbound.clear();
+    inboundByNode.clear();
     List<Future<?>> closing = new ArrayList<>();
     if (client != null) {
       closing.add(client.close());
     }
-    if (bridge != null) {
-      closing.add(bridge.close());
-    }
-    if (consumer != null) {
-      closing.add(consumer.unregister());
+    if (server != null) {
+      closing.add(server.close());
     }
     return Future.join(closing).mapEmpty();
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Inbound
+  // Inbound (all on the context)
   // ---------------------------------------------------------------------------------------------
 
-  private void onInbound(Object body) {
+  /** A connection failed before it was handed over: over TLS, mostly a failed handshake. */
+  private void onConnectionFailure(Throwable e) {
+    if (isOpen()) {
+      rejectConnection("inbound connection failed" + (isTls() ? " (TLS handshake)" : "") + ": "
+          + (e.getMessage() != null ? e.getMessage() : e.toString()));
+    }
+  }
+
+  private void onConnection(NetSocket socket) {
+    if (!isOpen()) {
+      forceClose(socket);
+      return;
+    }
+    String node = null;
+    if (isTls()) {
+      node = certifiedNodeId(socket);
+      if (node == null) {
+        rejectConnection("the certificate of " + socket.remoteAddress()
+            + " does not name a node (its subject needs one CN that is a valid node id)");
+        forceClose(socket);
+        return;
+      }
+      NetSocket previous = inboundByNode.put(node, socket);
+      if (previous != null) {
+        forceClose(previous);
+      }
+    }
+    inbound.add(socket);
+    String authenticated = node;
+    socket.handler(BridgeFrames.reader(options.maxFrameBytes(),
+        frame -> onFrame(socket, authenticated, frame),
+        binary -> onBinary(socket, authenticated, binary),
+        error -> {
+          String reason = "frame from " + describe(socket, authenticated) + ": " + error;
+          metrics.reject(reason);
+          rejectConnection(reason);
+          closeWithError(socket, "invalid_frame");
+        }));
+    socket.exceptionHandler(e -> {
+      log(Level.DEBUG, "inbound connection from " + describe(socket, authenticated) + " failed: "
+          + e);
+      forceClose(socket);
+    });
+    socket.closeHandler(v -> {
+      inbound.remove(socket);
+      if (authenticated != null) {
+        inboundByNode.remove(authenticated, socket);
+      }
+    });
+  }
+
+  private void onFrame(NetSocket socket, String authenticated, JsonObject frame) {
+    Object type = frame.getValue("type");
+    if ("ping".equals(type)) {
+      reply(socket, BridgeFrames.pong());
+      return;
+    }
+    if (!(type instanceof String t) || !FRAME_TYPES.contains(t)) {
+      refuse(socket, "unknown_type", "frame of unknown type " + abbreviate(type));
+      return;
+    }
+    Object address = frame.getValue("address");
+    if (!(address instanceof String)) {
+      refuse(socket, "address_required", t + " frame without an address");
+      return;
+    }
+    if (!"send".equals(t) || !ownRpcAddress.equals(address)) {
+      refuse(socket, "access_denied", t + " to " + abbreviate(address) + " is not permitted");
+      return;
+    }
+    onInbound(socket, authenticated, frame.getValue("body"));
+  }
+
+  private void onInbound(NetSocket socket, String authenticated, Object body) {
     if (!(body instanceof JsonObject json)) {
-      reject("bridge body is not a JSON object: "
+      refuse(socket, "invalid_message", "bridge body is not a JSON object: "
           + (body == null ? "null" : body.getClass().getSimpleName()));
       return;
     }
@@ -194,10 +355,133 @@ public final class TcpBridgeTransport extends AbstractTransport {
     try {
       message = wire.decode(json);
     } catch (WireFormatException e) {
-      reject(e.getMessage());
+      refuse(socket, "invalid_message", e.getMessage());
       return;
     }
-    deliver(message);
+    accept(socket, authenticated, message);
+  }
+
+  /** A frame holding a message in binary form (AppendEntries and its response). */
+  private void onBinary(NetSocket socket, String authenticated, Buffer frame) {
+    Message message;
+    try {
+      message = wire.decodeBinary(frame);
+    } catch (WireFormatException e) {
+      refuse(socket, "invalid_message", e.getMessage());
+      return;
+    }
+    accept(socket, authenticated, message);
+  }
+
+  private void accept(NetSocket socket, String authenticated, Message message) {
+    if (authenticated != null && !authenticated.equals(message.from())) {
+      rejectSender("message from '" + message.from() + "' on a connection authenticated as '"
+          + authenticated + "'");
+      reply(socket, BridgeFrames.error("wrong_sender"));
+      return;
+    }
+    if (!deliver(message)) {
+      reply(socket, BridgeFrames.error("refused"));
+    }
+  }
+
+  /** Refuses a frame or message (counted in {@link TransportMetrics#rejected()}) and says so. */
+  private void refuse(NetSocket socket, String code, String reason) {
+    reject(reason);
+    reply(socket, BridgeFrames.error(code));
+  }
+
+  /** Answers on an inbound connection, unless the peer does not read its answers. */
+  private static void reply(NetSocket socket, Buffer frame) {
+    if (!socket.writeQueueFull()) {
+      socket.write(frame);
+    }
+  }
+
+  /** Sends an error frame, then closes, within {@link #ERROR_FLUSH_MILLIS} at most. */
+  private void closeWithError(NetSocket socket, String code) {
+    socket.pause();
+    Future<Void> written = socket.writeQueueFull() ? Future.succeededFuture()
+        : socket.write(BridgeFrames.error(code));
+    long timer = vertx.setTimer(ERROR_FLUSH_MILLIS, id -> forceClose(socket));
+    written.onComplete(ar -> {
+      vertx.cancelTimer(timer);
+      forceClose(socket);
+    });
+  }
+
+  private static String describe(NetSocket socket, String authenticated) {
+    return authenticated != null ? "node " + authenticated + " at " + socket.remoteAddress()
+        : String.valueOf(socket.remoteAddress());
+  }
+
+  private static String abbreviate(Object value) {
+    String text = String.valueOf(value);
+    return text.length() <= 100 ? text : text.substring(0, 100) + "...";
+  }
+
+  /**
+   * @param socket a TLS connection
+   * @return the node id the other end's certificate names: its subject's only CN, if that is a
+   *     valid node id; else null
+   */
+  static String certifiedNodeId(NetSocket socket) {
+    List<Certificate> chain;
+    try {
+      chain = socket.peerCertificates();
+    } catch (SSLPeerUnverifiedException e) {
+      return null;
+    }
+    if (chain == null || chain.isEmpty() || !(chain.get(0) instanceof X509Certificate cert)) {
+      return null;
+    }
+    return nodeIdOf(cert.getSubjectX500Principal());
+  }
+
+  /**
+   * @param subject a certificate's subject
+   * @return its only CN, if that is a valid node id ({@link RaftWire#checkNodeId}); else null
+   */
+  static String nodeIdOf(X500Principal subject) {
+    String cn = null;
+    try {
+      for (Rdn rdn : new LdapName(subject.getName(X500Principal.RFC2253)).getRdns()) {
+        // An RDN may hold several attributes (CN=a+CN=b): look at each of them.
+        NamingEnumeration<? extends Attribute> attributes = rdn.toAttributes().getAll();
+        while (attributes.hasMore()) {
+          Attribute attribute = attributes.next();
+          if (!"CN".equalsIgnoreCase(attribute.getID())) {
+            continue;
+          }
+          if (cn != null || attribute.size() != 1
+              || !(attribute.get() instanceof String value)) {
+            return null;
+          }
+          cn = value;
+        }
+      }
+      return cn == null ? null : RaftWire.checkNodeId(cn);
+    } catch (NamingException | IllegalArgumentException e) {
+      return null;
+    }
+  }
+
+  /**
+   * @param host a host name or IP literal
+   * @return true for {@code localhost} and loopback IP literals; no name is looked up
+   */
+  static boolean isLoopback(String host) {
+    if (host.equalsIgnoreCase("localhost") || host.matches("127(\\.\\d{1,3}){3}")) {
+      return true;
+    }
+    if (host.indexOf(':') >= 0) {
+      try {
+        return InetAddress.getByName(host).isLoopbackAddress(); // an IPv6 literal: no lookup
+      } catch (UnknownHostException e) {
+        return false;
+      }
+    }
+    return false;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -225,7 +509,12 @@ public final class TcpBridgeTransport extends AbstractTransport {
         metrics.droppedQueueFull.increment();
         return;
       }
-      socket.write(BridgeFrames.send(peer.rpcAddress, wire.encode(message)))
+      // the hot messages go in binary form, which only our own server reads; the rest as the
+      // bridge's JSON frames
+      Buffer frame = RaftWire.supportsBinary(message)
+          ? BridgeFrames.frame(wire.encodeBinary(message))
+          : BridgeFrames.send(peer.rpcAddress, wire.encode(message));
+      socket.write(frame)
           .onFailure(e -> metrics.sendFailures.increment());
       metrics.sent.increment();
     } catch (RuntimeException e) {
@@ -254,6 +543,10 @@ public final class TcpBridgeTransport extends AbstractTransport {
     }
     wanted.forEach((id, address) -> {
       if (!id.equals(nodeId) && !peers.containsKey(id)) {
+        if (!isTls() && !isLoopback(address.host())) {
+          log(Level.WARNING, "dialling " + id + " in plain TCP at " + address + ", not a loopback"
+              + " address: node-to-node traffic is neither encrypted nor authenticated");
+        }
         Peer peer = new Peer(id, address, RaftWire.rpcAddress(clusterId, id),
             options.initialBackoffMillis());
         peers.put(id, peer);
@@ -271,12 +564,27 @@ public final class TcpBridgeTransport extends AbstractTransport {
         return;
       }
       if (ar.failed()) {
-        log(Level.DEBUG, "cannot reach " + peer.id + " at " + peer.address + ": "
-            + ar.cause().getMessage());
+        if (isTlsFailure(ar.cause())) {
+          warn("TLS handshake with " + peer.id + " at " + peer.address + " failed: "
+              + ar.cause().getMessage());
+        } else {
+          log(Level.DEBUG, "cannot reach " + peer.id + " at " + peer.address + ": "
+              + ar.cause().getMessage());
+        }
         scheduleReconnect(peer);
         return;
       }
       NetSocket socket = ar.result();
+      if (isTls()) {
+        String named = certifiedNodeId(socket);
+        if (!peer.id.equals(named)) {
+          rejectConnection("the certificate of " + peer.address + " names "
+              + (named == null ? "no node" : "node '" + named + "'") + ", not " + peer.id);
+          forceClose(socket);
+          scheduleReconnect(peer);
+          return;
+        }
+      }
       peer.socket = socket;
       peer.backoffMillis = options.initialBackoffMillis();
       socket.setWriteQueueMaxSize(options.writeQueueMaxBytes());
@@ -300,6 +608,15 @@ public final class TcpBridgeTransport extends AbstractTransport {
       });
       log(Level.INFO, "connected to " + peer.id + " at " + peer.address);
     });
+  }
+
+  private static boolean isTlsFailure(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof SSLException) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private void scheduleReconnect(Peer peer) {

@@ -17,6 +17,8 @@ public final class TransportMetrics {
   final LongAdder droppedQueueFull = new LongAdder();
   final LongAdder sendFailures = new LongAdder();
   final LongAdder rejected = new LongAdder();
+  final LongAdder rejectedSender = new LongAdder();
+  final LongAdder rejectedConnections = new LongAdder();
   final LongAdder peerErrors = new LongAdder();
   private volatile String lastRejection;
 
@@ -54,11 +56,31 @@ public final class TransportMetrics {
   }
 
   /**
-   * @return inbound messages refused: malformed, other cluster or version, wrong receiver, wrong
-   *     body type
+   * @return inbound messages and frames refused: malformed, other cluster or version, wrong
+   *     receiver, wrong body type, an address other than the node's own Raft address, a frame of
+   *     a bad length or not JSON, and those counted in {@link #rejectedSender()}
    */
   public long rejected() {
     return rejected.sum();
+  }
+
+  /**
+   * @return inbound messages refused for their sender (also counted in {@link #rejected()}): a
+   *     {@code from} that is not a member of the node's configuration, or, over TLS, not the node
+   *     the connection's certificate names
+   */
+  public long rejectedSender() {
+    return rejectedSender.sum();
+  }
+
+  /**
+   * @return connections this node closed or refused: an inbound TLS handshake that failed (no
+   *     certificate, or one not signed by the cluster's CA), an inbound frame of a bad length or
+   *     not JSON, a certificate that names no valid node id, or a dialled peer whose certificate
+   *     names another node
+   */
+  public long rejectedConnections() {
+    return rejectedConnections.sum();
   }
 
   /** @return error frames a peer's bridge sent back (for example {@code access_denied}) */
@@ -76,6 +98,11 @@ public final class TransportMetrics {
     lastRejection = reason;
   }
 
+  void rejectSender(String reason) {
+    rejectedSender.increment();
+    reject(reason);
+  }
+
   /** @return the counters as JSON, for a status page */
   public JsonObject toJson() {
     return new JsonObject()
@@ -86,6 +113,8 @@ public final class TransportMetrics {
         .put("droppedQueueFull", droppedQueueFull())
         .put("sendFailures", sendFailures())
         .put("rejected", rejected())
+        .put("rejectedSender", rejectedSender())
+        .put("rejectedConnections", rejectedConnections())
         .put("peerErrors", peerErrors())
         .put("lastRejection", lastRejection);
   }

@@ -42,6 +42,30 @@ class EventBusTransportTest {
   }
 
   @Test
+  void refusesSendersTheNodeDoesNotAllow(Vertx vertx) throws Exception {
+    Node<EventBusTransport> a = node(vertx, "a");
+    Node<EventBusTransport> b = node(vertx, "b");
+    Node<EventBusTransport> c = node(vertx, "c");
+    b.transport().allowSenders(Set.of("a", "b")::contains);
+    c.send(vote("c", "b", 1));
+    awaitCondition(vertx, "refused", () -> b.transport().metrics().rejectedSender() == 1);
+    assertEquals(1, b.transport().metrics().rejected());
+    assertTrue(b.transport().metrics().lastRejection().contains("'c'"));
+    a.send(vote("a", "b", 2));
+    assertEquals(2, b.next().term(), "c's message never arrived, a's does");
+    // a predicate that fails refuses rather than lets through
+    b.transport().allowSenders(id -> {
+      throw new IllegalStateException("no configuration");
+    });
+    a.send(vote("a", "b", 3));
+    awaitCondition(vertx, "refused", () -> b.transport().metrics().rejectedSender() == 2);
+    b.transport().allowSenders(null);
+    c.send(vote("c", "b", 4));
+    assertEquals(4, b.next().term(), "without a predicate every sender is accepted");
+    assertEquals(2, b.transport().metrics().received());
+  }
+
+  @Test
   void carriesEveryMessageTypeInOrder(Vertx vertx) throws Exception {
     Node<EventBusTransport> a = node(vertx, "a");
     Node<EventBusTransport> b = node(vertx, "b");

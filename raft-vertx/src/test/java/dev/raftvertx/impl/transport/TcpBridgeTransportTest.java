@@ -207,13 +207,137 @@ class TcpBridgeTransportTest {
     badEntries.put("entries", Base64.getEncoder().encodeToString(new byte[] {0, 0, 0, 9}));
     write(socket, new JsonObject().put("type", "send").put("address", "raft.c1.b.rpc")
         .put("body", badEntries));
+    // binary frames: a corrupt AppendEntries (bad entries blob) and one for another cluster
+    io.vertx.core.buffer.Buffer binary = wire.encodeBinary(new AppendEntriesRequest(1, "a", "b",
+        0, 0, List.of(new LogEntry(1, 1, EntryType.NOOP, 0, 0, 0, null)), 0, 0));
+    binary.setInt(binary.length() - 53, 9); // the blob length field: 9 of 49 bytes
+    socket.write(BridgeFrames.frame(binary));
+    socket.write(BridgeFrames.frame(new RaftWire("c2").encodeBinary(
+        new dev.raftvertx.core.Message.AppendEntriesResponse(1, "a", "b", true, 1, 0, 0, 0, 0))));
     write(socket, new JsonObject().put("type", "send").put("address", "raft.c1.b.rpc")
         .put("body", wire.encode(vote("a", "b", 42))));
 
     assertEquals(42, b.next().term());
-    assertEquals(5, b.transport().metrics().rejected(), b.transport().metrics().toString());
+    // 4 frames denied, 7 bodies that do not decode; each answered with an error frame
+    assertEquals(11, b.transport().metrics().rejected(), b.transport().metrics().toString());
+    assertEquals(0, b.transport().metrics().rejectedConnections());
     assertEquals(1, b.transport().metrics().received());
+    for (String expected : List.of("invalid_message", "invalid_message", "invalid_message",
+        "refused", "invalid_message", "invalid_message", "invalid_message")) {
+      // the vote for c decodes, but b refuses it
+      assertEquals(expected, replies.take().getString("message"));
+    }
     assertTrue(snooped.isEmpty(), "delivered past the bridge: " + snooped);
+  }
+
+  /** A raw client of b's bridge: what it reads goes to replies, and closed completes on close. */
+  private record Raw(NetSocket socket, BlockingQueue<JsonObject> replies, Promise<Void> closed) {
+  }
+
+  private Vertx clients;
+
+  private Raw raw(int port) {
+    if (clients == null) {
+      clients = newVertx();
+    }
+    NetSocket socket = await(clients.createNetClient().connect(port, "127.0.0.1"));
+    BlockingQueue<JsonObject> replies = new LinkedBlockingQueue<>();
+    Promise<Void> closed = Promise.promise();
+    socket.handler(BridgeFrames.reader(1 << 16, replies::add,
+        e -> replies.add(new JsonObject().put("reader", e))));
+    socket.closeHandler(v -> closed.tryComplete());
+    return new Raw(socket, replies, closed);
+  }
+
+  @Test
+  void aLengthPrefixOutOfBoundsClosesThatConnectionOnly() throws Exception {
+    Node<TcpBridgeTransport> a = node("a");
+    Node<TcpBridgeTransport> b = node("b");
+    sendUntilReceived(a, b, 1);
+    TransportMetrics metrics = b.transport().metrics();
+
+    // A peer that announced a frame within bounds and stalls holds up nobody else.
+    Raw stalled = raw(portB);
+    stalled.socket().write(Buffer.buffer().appendInt(1000).appendString("{\"type\":"));
+
+    int max = FAST.maxFrameBytes();
+    int[] lengths = {Integer.MAX_VALUE, -1, Integer.MIN_VALUE, -4, 0, 1, max + 1};
+    for (int i = 0; i < lengths.length; i++) {
+      Raw bad = raw(portB);
+      // the announced bytes never come: the prefix alone must end it, nothing is buffered
+      bad.socket().write(Buffer.buffer().appendInt(lengths[i]).appendString("{\"type\":\"send\""));
+      await(bad.closed().future());
+      JsonObject reply = bad.replies().poll();
+      if (reply != null) {
+        assertEquals("invalid_frame", reply.getString("message"), reply.encode());
+      }
+      assertEquals(i + 1, metrics.rejectedConnections(), metrics.toString());
+      assertTrue(metrics.lastRejection().contains("frame length " + lengths[i]),
+          metrics.lastRejection());
+      // the node goes on serving its peers
+      sendUntilReceived(a, b, 2 + i);
+    }
+    assertEquals(lengths.length, metrics.rejected());
+    assertEquals(0, metrics.rejectedSender());
+    assertTrue(!stalled.closed().future().isComplete(), "the stalled peer was not cut off");
+  }
+
+  @Test
+  void aFrameThatIsNotJsonClosesTheConnectionWithAnError() throws Exception {
+    Node<TcpBridgeTransport> b = node("b");
+    for (String junk : List.of("hello", "[1,2,3]", "\"text\"", "{\"a\":")) {
+      Raw bad = raw(portB);
+      Buffer bytes = Buffer.buffer(junk);
+      bad.socket().write(Buffer.buffer().appendInt(bytes.length()).appendBuffer(bytes));
+      await(bad.closed().future());
+      JsonObject reply = bad.replies().poll(WAIT_SECONDS, TimeUnit.SECONDS);
+      assertNotNull(reply, "no error frame before the close");
+      assertEquals("invalid_frame", reply.getString("message"), reply.encode());
+    }
+    TransportMetrics metrics = b.transport().metrics();
+    assertEquals(4, metrics.rejectedConnections(), metrics.toString());
+    assertEquals(4, metrics.rejected(), metrics.toString());
+    Node<TcpBridgeTransport> a = node("a");
+    sendUntilReceived(a, b, 1);
+  }
+
+  @Test
+  void answersPingsAndRefusesUnknownFramesOnAConnectionThatStaysUp() throws Exception {
+    Node<TcpBridgeTransport> b = node("b");
+    Raw client = raw(portB);
+    write(client.socket(), new JsonObject().put("type", "ping"));
+    assertEquals("pong", client.replies().take().getString("type"));
+    write(client.socket(), new JsonObject().put("type", "shout").put("address", "raft.c1.b.rpc"));
+    assertEquals("unknown_type", client.replies().take().getString("message"));
+    write(client.socket(), new JsonObject().put("address", "raft.c1.b.rpc"));
+    assertEquals("unknown_type", client.replies().take().getString("message"));
+    write(client.socket(), new JsonObject().put("type", "send").put("body", new JsonObject()));
+    assertEquals("address_required", client.replies().take().getString("message"));
+    write(client.socket(), new JsonObject().put("type", "send").put("address", "raft.c1.b.rpc")
+        .put("body", new RaftWire("c1").encode(vote("a", "b", 3))));
+    assertEquals(3, b.next().term());
+    assertEquals(3, b.transport().metrics().rejected());
+    assertEquals(0, b.transport().metrics().rejectedConnections());
+  }
+
+  @Test
+  void refusesSendersThatAreNotAllowedAndCountsThem() throws Exception {
+    Node<TcpBridgeTransport> b = node("b");
+    b.transport().allowSenders(java.util.Set.of("a", "b")::contains);
+    Raw client = raw(portB);
+    RaftWire wire = new RaftWire("c1");
+    write(client.socket(), new JsonObject().put("type", "send").put("address", "raft.c1.b.rpc")
+        .put("body", wire.encode(vote("stranger", "b", 1))));
+    assertEquals("refused", client.replies().take().getString("message"));
+    TransportMetrics metrics = b.transport().metrics();
+    assertEquals(1, metrics.rejectedSender(), metrics.toString());
+    assertEquals(1, metrics.rejected(), metrics.toString());
+    assertTrue(metrics.lastRejection().contains("'stranger'"), metrics.lastRejection());
+
+    write(client.socket(), new JsonObject().put("type", "send").put("address", "raft.c1.b.rpc")
+        .put("body", wire.encode(vote("a", "b", 2))));
+    assertEquals(2, b.next().term());
+    assertEquals(1, metrics.received());
   }
 
   private static void write(NetSocket socket, JsonObject frame) {
@@ -307,6 +431,22 @@ class TcpBridgeTransportTest {
     a.send(vote("a", "b", 2));
     awaitCondition(a.transport().vertx, "b forgotten",
         () -> a.transport().metrics().droppedUnavailable() > droppedBefore);
+  }
+
+  @Test
+  void framesAreBoundedByTheEntriesLimitAndPlainTcpWarnsOffLoopback() {
+    assertEquals(3 * (4 * ((1000 + 2) / 3)) + TcpBridgeOptions.FRAME_OVERHEAD_BYTES,
+        FAST.withMaxEntriesBytes(1000).maxFrameBytes());
+    assertTrue(FAST.maxFrameBytes() > 3 * (RaftWire.DEFAULT_MAX_ENTRIES_BYTES * 4L / 3));
+    assertEquals(Integer.MAX_VALUE - 8, FAST.withMaxEntriesBytes(Integer.MAX_VALUE).maxFrameBytes());
+    for (String loopback : List.of("localhost", "127.0.0.1", "127.1.2.3", "::1",
+        "0:0:0:0:0:0:0:1")) {
+      assertTrue(TcpBridgeTransport.isLoopback(loopback), loopback);
+    }
+    for (String other : List.of("0.0.0.0", "10.0.0.1", "192.168.1.2", "node1.example",
+        "::", "fe80::1", "127.example")) {
+      assertTrue(!TcpBridgeTransport.isLoopback(other), other);
+    }
   }
 
   @Test
