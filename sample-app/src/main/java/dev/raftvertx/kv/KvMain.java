@@ -37,7 +37,7 @@ import picocli.CommandLine.Option;
  * bridge. Every HTTP port serves Prometheus metrics at {@code /metrics}.
  */
 @Command(name = "sample-app", mixinStandardHelpOptions = true,
-    subcommands = dev.raftvertx.kv.bench.Bench.class,
+    subcommands = {dev.raftvertx.kv.bench.Bench.class, dev.raftvertx.kv.bench.Soak.class},
     description = "A replicated key-value store on raft-vertx.")
 public final class KvMain implements Callable<Integer>, NodeControl {
 
@@ -93,6 +93,11 @@ public final class KvMain implements Callable<Integer>, NodeControl {
       + " for followers that lag a little (default "
       + RaftOptions.DEFAULT_SNAPSHOT_TRAILING_ENTRIES + ")")
   long snapshotTrailing = RaftOptions.DEFAULT_SNAPSHOT_TRAILING_ENTRIES;
+
+  @Option(names = "--segment-bytes", description = "size at which the log rolls to a new"
+      + " segment file; segments wholly covered by a snapshot are deleted (default "
+      + RaftOptions.DEFAULT_MAX_SEGMENT_BYTES + ")")
+  long segmentBytes = RaftOptions.DEFAULT_MAX_SEGMENT_BYTES;
 
   @Option(names = "--join", description = "start empty as a non-member and wait to be added"
       + " (POST /cluster/members on the leader); ignored once the node has a log")
@@ -301,6 +306,7 @@ public final class KvMain implements Callable<Integer>, NodeControl {
         .setDataDir(dir).setElectionTimeoutMillis(electionTimeoutMillis)
         .setHeartbeatIntervalMillis(heartbeatMillis).setMetricsEnabled(true)
         .setSnapshotThresholdEntries(snapshotEntries).setSnapshotTrailingEntries(snapshotTrailing)
+        .setMaxSegmentBytes(segmentBytes)
         .setMetricsRegistryName(registryName);
   }
 

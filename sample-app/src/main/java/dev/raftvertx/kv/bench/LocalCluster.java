@@ -170,6 +170,16 @@ final class LocalCluster implements AutoCloseable {
     return p != null && p.isAlive() ? p : null;
   }
 
+  /**
+   * @param id a node
+   * @return the exit code of its process if it ended on its own (it was neither killed nor
+   *     closed), else null
+   */
+  Integer exitedOnItsOwn(String id) {
+    Process p = processes.get(id);
+    return p != null && !p.isAlive() ? p.exitValue() : null;
+  }
+
   /** @return the pids of the node processes started and not killed */
   List<Long> pids() {
     synchronized (processes) {
