@@ -374,6 +374,9 @@ class TcpBridgeTransportTest {
     a.send(vote("a", "b", 4));
     b.send(vote("b", "a", 4));
     assertEquals(4, a.next().term(), "the other direction still flows");
+    // the send is carried out on a's context: wait until the cut has dropped it
+    awaitCondition(a.transport().vertx, "the cut dropped it",
+        () -> a.transport().metrics().droppedByFaults() == 3);
     a.transport().clearFaults();
     a.send(vote("a", "b", 5));
     assertEquals(5, b.next().term(), "the cut message never arrived");
