@@ -315,7 +315,13 @@ public final class RaftCore {
             m instanceof AppendEntriesRequest || m instanceof InstallSnapshot ? m.from() : null);
       }
     } else if (m.term() < currentTerm) {
-      if (m instanceof AppendEntriesRequest || m instanceof InstallSnapshot) {
+      if (m instanceof InstallSnapshot is) {
+        // The snapshot is durable here already and holds only committed entries, so it is safe
+        // to install whoever sent it; the answer carries our term, which deposes the sender.
+        installSnapshot(is, false);
+        return;
+      }
+      if (m instanceof AppendEntriesRequest) {
         // §5.1: reject a stale leader; our term in the reply makes it step down. This also lets a
         // node whose term ran ahead (check-quorum may make others ignore its votes) pull the
         // cluster up to its term and rejoin.
@@ -349,7 +355,7 @@ public final class RaftCore {
       if (role != Role.FOLLOWER) {
         becomeFollower(is.term(), is.from());
       }
-      handleInstallSnapshot(is);
+      installSnapshot(is, true);
     } else if (m instanceof AppendEntriesResponse ar) {
       if (role == Role.LEADER) {
         handleAppendResponse(ar);
@@ -1044,13 +1050,16 @@ public final class RaftCore {
   }
 
   /**
-   * §7: the driver made the leader's snapshot durable here. A snapshot the commit index already
-   * covers changes nothing; otherwise the log keeps the entries after the snapshot if it holds
+   * §7: the driver made a leader's snapshot durable here (the current leader's, or, when our term
+   * moved on during the transfer, an earlier one's). A snapshot the commit index already covers
+   * changes nothing; otherwise the log keeps the entries after the snapshot if it holds
    * the snapshot's last entry, else it is discarded, and the state machine is restored from it.
    */
-  private void handleInstallSnapshot(InstallSnapshot m) {
-    leaderId = m.from();
-    electionElapsed = 0;
+  private void installSnapshot(InstallSnapshot m, boolean fromLeader) {
+    if (fromLeader) {
+      leaderId = m.from();
+      electionElapsed = 0;
+    }
     if (m.index() <= commitIndex) {
       sendAfterPersist(new AppendEntriesResponse(currentTerm, id, m.from(), true, commitIndex, 0, 0,
           0, 0));

@@ -287,7 +287,9 @@ final class Simulation {
       }
       if (r.snapshot() != null) {
         if (n.durableSnapshot == null || n.durableSnapshot.index() != r.snapshot().index()) {
-          throw new Violation(n.id + " installed snapshot " + r.snapshot() + " that is not durable");
+          throw new Violation(n.id + " installed snapshot " + r.snapshot() + " that is not durable"
+              + " (durable: " + (n.durableSnapshot == null ? "none" : n.durableSnapshot.index() + "@"
+              + n.durableSnapshot.term()) + ", commit " + n.core.commitIndex() + ")");
         }
         n.restore(n.durableSnapshot);
         snapshotsInstalled++;
