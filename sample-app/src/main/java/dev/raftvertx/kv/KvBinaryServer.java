@@ -191,16 +191,19 @@ public final class KvBinaryServer {
   }
 
   private void onConnection(NetSocket socket) {
+    // Handlers at once (no byte may arrive before them); their work runs on the node's context.
+    Connection c = new Connection(socket);
+    socket.handler(b -> onNodeContext(() -> c.reader.handle(b)));
+    socket.exceptionHandler(e -> socket.close());
+    socket.closeHandler(v -> onNodeContext(() -> {
+      c.closed = true;
+      c.reader.stop();
+      connections.remove(c);
+    }));
     onNodeContext(() -> {
-      Connection c = new Connection(socket);
-      connections.add(c);
-      socket.handler(b -> onNodeContext(() -> c.reader.handle(b)));
-      socket.exceptionHandler(e -> socket.close());
-      socket.closeHandler(v -> onNodeContext(() -> {
-        c.closed = true;
-        c.reader.stop();
-        connections.remove(c);
-      }));
+      if (!c.closed) {
+        connections.add(c);
+      }
     });
   }
 
