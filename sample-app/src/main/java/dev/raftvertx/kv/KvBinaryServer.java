@@ -63,9 +63,9 @@ public final class KvBinaryServer {
   private final int maxFrameBytes;
   private int maxInFlight = DEFAULT_MAX_IN_FLIGHT;
   private final Map<String, String> clientAddresses = new ConcurrentHashMap<>();
-  private Context context;
-  private NetServer server;
-  private MessageConsumer<JsonObject> events;
+  private volatile Context context;
+  private volatile NetServer server;
+  private volatile MessageConsumer<JsonObject> events;
   /** On the node's context: what the node's events last said. */
   private boolean leading;
   private String leaderId;
