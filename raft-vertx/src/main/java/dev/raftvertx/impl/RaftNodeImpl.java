@@ -622,7 +622,11 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
    */
   private void runApplyQueue() {
     while (!restoring && active() && !applyQueue.isEmpty()) {
-      Object next = applyQueue.pollFirst();
+      Object next = applyQueue.peekFirst();
+      if (next instanceof Ready.SnapshotRestore && snapshotting) {
+        return; // the state machine is still writing its own snapshot: restore after it
+      }
+      applyQueue.pollFirst();
       if (next instanceof Ready.SnapshotRestore restore) {
         restoring = true;
         snapshots.latest().compose(meta -> {
@@ -699,6 +703,9 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     }
     written.compose(v -> writer.commit()).onComplete(ar -> {
       snapshotting = false;
+      if (active() && !applyQueue.isEmpty()) {
+        context.runOnContext(v -> runApplyQueue()); // a restore may wait for this snapshot
+      }
       if (ar.failed()) {
         writer.abort();
         if (ar.cause() instanceof UnsupportedOperationException) {

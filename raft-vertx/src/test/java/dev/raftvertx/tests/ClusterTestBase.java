@@ -135,8 +135,26 @@ abstract class ClusterTestBase {
     return nodes.keySet().stream().filter(id -> !id.equals(leader)).findFirst().orElseThrow();
   }
 
+  /**
+   * Proposes key=value on node id; if the command is known not to have been applied (no leader
+   * at the moment, say after an election on a loaded machine), retries on the current leader like
+   * a client would.
+   */
   Committed put(String id, String key, String value) {
-    return await(nodes.get(id).propose(Buffer.buffer(key + "=" + value)));
+    String target = id;
+    for (int attempt = 0; ; attempt++) {
+      Future<Committed> f = nodes.get(target).propose(Buffer.buffer(key + "=" + value));
+      try {
+        return f.await(WAIT_SECONDS, TimeUnit.SECONDS);
+      } catch (Exception e) {
+        if (attempt < 20 && f.cause() instanceof RaftException re && re.error().knownNotApplied()) {
+          pause(100);
+          target = awaitLeader();
+          continue;
+        }
+        throw new AssertionError("put failed: " + (f.cause() != null ? f.cause() : e), e);
+      }
+    }
   }
 
   /**

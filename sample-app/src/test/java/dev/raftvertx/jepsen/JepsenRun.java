@@ -105,7 +105,9 @@ public final class JepsenRun implements AutoCloseable {
         config.seed());
     p.printf("    replay: -Djepsen.seed=%d (same random choices; timing differs)%n",
         config.seed());
-    cluster = new NodeProcesses(config.nodes(), dir, "jepsen", List.of());
+    // small snapshot thresholds: restarted and partitioned nodes often catch up by InstallSnapshot
+    cluster = new NodeProcesses(config.nodes(), dir, "jepsen",
+        List.of("--snapshot-entries", "200", "--snapshot-trailing", "20"));
     for (String id : cluster.ids()) {
       cluster.start(id);
     }

@@ -26,7 +26,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * Wire encoding and decoding of an AppendEntriesRequest as the TCP bridge transport does it: the
  * message to JSON ({@link RaftWire#encode}) into a bridge frame ({@link BridgeFrames#send}), and
  * back: frame bytes to JSON (what the bridge parses) to the message ({@link RaftWire#decode},
- * which validates everything). The binary entries blob alone is measured too.
+ * which validates everything); and the binary form the transport actually uses for AppendEntries
+ * ({@link RaftWire#encodeBinary}, {@link RaftWire#decodeBinary}). The entries blob alone is
+ * measured too.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -48,6 +50,7 @@ public class RaftWireBench {
   AppendEntriesRequest request;
   String address;
   Buffer frameJson;
+  Buffer binary;
   byte[] blob;
 
   @Setup
@@ -65,6 +68,7 @@ public class RaftWireBench {
     Buffer frame = BridgeFrames.send(address, wire.encode(request));
     frameJson = frame.getBuffer(4, frame.length());
     blob = RaftWire.packEntries(list);
+    binary = wire.encodeBinary(request);
   }
 
   @Benchmark
@@ -76,6 +80,17 @@ public class RaftWireBench {
   public Message decodeFrame() {
     JsonObject frame = frameJson.toJsonObject();
     return wire.decode(frame.getJsonObject("body"));
+  }
+
+  /** The binary form the transport sends AppendEntries in, framed. */
+  @Benchmark
+  public Buffer encodeBinaryFrame() {
+    return BridgeFrames.frame(wire.encodeBinary(request));
+  }
+
+  @Benchmark
+  public Message decodeBinary() {
+    return wire.decodeBinary(binary);
   }
 
   @Benchmark

@@ -46,7 +46,14 @@ final class BridgeFrames {
    * @return the length-prefixed frame
    */
   static Buffer frame(JsonObject json) {
-    Buffer bytes = json.toBuffer();
+    return frame(json.toBuffer());
+  }
+
+  /**
+   * @param bytes the frame's content (JSON, or a message in binary form)
+   * @return the length-prefixed frame
+   */
+  static Buffer frame(Buffer bytes) {
     return Buffer.buffer(4 + bytes.length()).appendInt(bytes.length()).appendBuffer(bytes);
   }
 
@@ -64,6 +71,22 @@ final class BridgeFrames {
    */
   static Handler<Buffer> reader(int maxFrameBytes, Handler<JsonObject> onFrame,
       Handler<String> onError) {
+    return reader(maxFrameBytes, onFrame, null, onError);
+  }
+
+  /**
+   * A parser of inbound frames that also accepts Raft messages in binary form: a frame whose
+   * first byte is {@link RaftWire#BINARY_MAGIC} (a JSON frame starts with {@code '{'}) goes to
+   * {@code onBinary} as it is.
+   *
+   * @param maxFrameBytes the longest frame accepted
+   * @param onFrame called with each JSON frame
+   * @param onBinary called with each binary frame, or null to refuse them as not JSON
+   * @param onError called once with the reason when the stream is not valid
+   * @return the parser
+   */
+  static Handler<Buffer> reader(int maxFrameBytes, Handler<JsonObject> onFrame,
+      Handler<Buffer> onBinary, Handler<String> onError) {
     RecordParser parser = RecordParser.newFixed(4);
     parser.handler(new Handler<>() {
       private boolean inBody;
@@ -86,6 +109,10 @@ final class BridgeFrames {
         }
         inBody = false;
         parser.fixedSizeMode(4);
+        if (onBinary != null && record.getByte(0) == RaftWire.BINARY_MAGIC) {
+          onBinary.handle(record);
+          return;
+        }
         JsonObject json;
         try {
           json = record.toJsonObject();

@@ -13,9 +13,11 @@ import dev.raftvertx.core.Message.ProposeResponse;
 import dev.raftvertx.core.Message.ReadIndexRequest;
 import dev.raftvertx.core.Message.ReadIndexResponse;
 import dev.raftvertx.core.ProposeResult;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
 import java.math.BigInteger;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HashMap;
@@ -241,6 +243,212 @@ public final class RaftWire {
     return nodeId;
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // Binary form of the hot messages
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * First byte of a message in binary form. A JSON form starts with {@code '{'}, so a frame's
+   * first byte tells the two apart.
+   */
+  public static final byte BINARY_MAGIC = (byte) 0xB1;
+
+  private static final byte BIN_APPEND_ENTRIES = 1;
+  private static final byte BIN_APPEND_ENTRIES_RESPONSE = 2;
+
+  /**
+   * @param message a message
+   * @return true if {@link #encodeBinary} carries it: AppendEntries and its response, nearly all
+   *     of a busy cluster's traffic
+   */
+  public static boolean supportsBinary(Message message) {
+    return message instanceof AppendEntriesRequest || message instanceof AppendEntriesResponse;
+  }
+
+  /**
+   * Encodes AppendEntries or its response in binary form, big-endian:
+   * <pre>
+   * uint8 magic 0xB1, uint8 version 1, uint8 type (1 AppendEntriesRequest,
+   * 2 AppendEntriesResponse), then cluster, from and to (each uint16 length + UTF-8), int64 term,
+   * then for a request: int64 prevLogIndex, prevLogTerm, leaderCommit, round, int32 length of
+   *   the entries blob (the JSON form's {@code entries}, decoded), the blob;
+   * for a response: uint8 success (0 or 1), int64 matchIndex, rejectedIndex, conflictTerm,
+   *   conflictIndex, round.
+   * </pre>
+   * {@link #decodeBinary} checks exactly what {@link #decode} checks for the JSON form.
+   *
+   * @param message a message {@link #supportsBinary} accepts
+   * @return its binary form
+   * @throws IllegalArgumentException if the message has no binary form, invalid node ids or
+   *     entries beyond the size limit
+   */
+  public Buffer encodeBinary(Message message) {
+    checkNodeId(message.from());
+    checkNodeId(message.to());
+    Buffer b;
+    if (message instanceof AppendEntriesRequest m) {
+      byte[] blob = packEntries(m.entries());
+      if (blob.length > maxEntriesBytes) {
+        throw new IllegalArgumentException("entries blob of " + blob.length
+            + " bytes exceeds the limit of " + maxEntriesBytes);
+      }
+      b = header(BIN_APPEND_ENTRIES, message, 40 + blob.length);
+      b.appendLong(m.prevLogIndex()).appendLong(m.prevLogTerm()).appendLong(m.leaderCommit())
+          .appendLong(m.round()).appendInt(blob.length).appendBytes(blob);
+    } else if (message instanceof AppendEntriesResponse m) {
+      b = header(BIN_APPEND_ENTRIES_RESPONSE, message, 41);
+      b.appendByte((byte) (m.success() ? 1 : 0)).appendLong(m.matchIndex())
+          .appendLong(m.rejectedIndex()).appendLong(m.conflictTerm()).appendLong(m.conflictIndex())
+          .appendLong(m.round());
+    } else {
+      throw new IllegalArgumentException("no binary form for " + message.getClass().getName());
+    }
+    return b;
+  }
+
+  private Buffer header(byte type, Message m, int bodyBytes) {
+    byte[] cluster = clusterId.getBytes(StandardCharsets.UTF_8);
+    byte[] from = m.from().getBytes(StandardCharsets.UTF_8);
+    byte[] to = m.to().getBytes(StandardCharsets.UTF_8);
+    Buffer b = Buffer.buffer(3 + 6 + cluster.length + from.length + to.length + 8 + bodyBytes);
+    b.appendByte(BINARY_MAGIC).appendByte((byte) VERSION).appendByte(type);
+    b.appendUnsignedShort(cluster.length).appendBytes(cluster);
+    b.appendUnsignedShort(from.length).appendBytes(from);
+    b.appendUnsignedShort(to.length).appendBytes(to);
+    return b.appendLong(m.term());
+  }
+
+  /**
+   * Decodes a message in binary form ({@link #encodeBinary}), trusting nothing.
+   *
+   * @param frame the bytes, starting with {@link #BINARY_MAGIC}
+   * @return the message
+   * @throws WireFormatException if the bytes are not a valid message of this cluster
+   */
+  public Message decodeBinary(Buffer frame) {
+    BinaryReader in = new BinaryReader(frame);
+    if (in.u8() != (BINARY_MAGIC & 0xFF)) {
+      throw new WireFormatException("not a binary message");
+    }
+    int version = in.u8();
+    if (version != VERSION) {
+      throw new WireFormatException("unsupported wire version " + version + " (expected "
+          + VERSION + ")");
+    }
+    int type = in.u8();
+    String cluster = in.string("cluster");
+    if (!clusterId.equals(cluster)) {
+      throw new WireFormatException("message for cluster " + quote(cluster) + ", not "
+          + quote(clusterId));
+    }
+    String from = in.nodeId("from");
+    String to = in.nodeId("to");
+    long term = in.number("term");
+    Message m;
+    if (type == BIN_APPEND_ENTRIES) {
+      long prevLogIndex = in.number("prevLogIndex");
+      long prevLogTerm = in.number("prevLogTerm");
+      long leaderCommit = in.number("leaderCommit");
+      long round = in.number("round");
+      int length = in.i32();
+      if (length < 0 || length > maxEntriesBytes || length > in.remaining()) {
+        throw new WireFormatException("entries: blob of " + length + " bytes (" + in.remaining()
+            + " left, limit " + maxEntriesBytes + ")");
+      }
+      List<LogEntry> entries = unpackEntries(in.bytes(length), prevLogIndex, prevLogTerm, term);
+      m = new AppendEntriesRequest(term, from, to, prevLogIndex, prevLogTerm, entries,
+          leaderCommit, round);
+    } else if (type == BIN_APPEND_ENTRIES_RESPONSE) {
+      int success = in.u8();
+      if (success > 1) {
+        throw new WireFormatException("field 'success': " + success + " is not 0 or 1");
+      }
+      m = new AppendEntriesResponse(term, from, to, success == 1, in.number("matchIndex"),
+          in.number("rejectedIndex"), in.number("conflictTerm"), in.number("conflictIndex"),
+          in.number("round"));
+    } else {
+      throw new WireFormatException("unknown binary message type " + type);
+    }
+    if (in.remaining() != 0) {
+      throw new WireFormatException(in.remaining() + " bytes after the message");
+    }
+    return m;
+  }
+
+  /** Bounds-checked big-endian reads; every problem is a {@link WireFormatException}. */
+  private static final class BinaryReader {
+    private final Buffer buf;
+    private int pos;
+
+    BinaryReader(Buffer buf) {
+      this.buf = buf;
+    }
+
+    int remaining() {
+      return buf.length() - pos;
+    }
+
+    private void need(int n, String what) {
+      if (remaining() < n) {
+        throw new WireFormatException("truncated message: " + what + " needs " + n
+            + " bytes, " + remaining() + " left");
+      }
+    }
+
+    int u8() {
+      need(1, "a byte");
+      return buf.getUnsignedByte(pos++);
+    }
+
+    int i32() {
+      need(4, "an int32");
+      int v = buf.getInt(pos);
+      pos += 4;
+      return v;
+    }
+
+    long number(String name) {
+      need(8, "field '" + name + "'");
+      long v = buf.getLong(pos);
+      pos += 8;
+      if (v < 0) {
+        throw new WireFormatException("field '" + name + "': negative value " + v);
+      }
+      return v;
+    }
+
+    byte[] bytes(int n) {
+      need(n, "a blob");
+      byte[] b = buf.getBytes(pos, pos + n);
+      pos += n;
+      return b;
+    }
+
+    String string(String name) {
+      need(2, "the length of '" + name + "'");
+      int n = buf.getUnsignedShort(pos);
+      pos += 2;
+      if (n > 4 * MAX_ID_LENGTH) {
+        throw new WireFormatException("field '" + name + "': " + n + " bytes is too long");
+      }
+      need(n, "field '" + name + "'");
+      byte[] bytes = buf.getBytes(pos, pos + n);
+      pos += n;
+      try {
+        return StandardCharsets.UTF_8.newDecoder()
+            .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+            .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT)
+            .decode(ByteBuffer.wrap(bytes)).toString();
+      } catch (java.nio.charset.CharacterCodingException e) {
+        throw new WireFormatException("field '" + name + "' is not valid UTF-8", e);
+      }
+    }
+
+    String nodeId(String name) {
+      return nodeIdField(name, string(name));
+    }
+  }
+
   /**
    * @param type a message class
    * @return true if this wire format can carry it
@@ -424,6 +632,15 @@ public final class RaftWire {
     return null;
   }
 
+  /** @return id if it is a valid node id, for the field name of a message being decoded */
+  private static String nodeIdField(String name, String id) {
+    String problem = nodeIdProblem(id);
+    if (problem != null) {
+      throw new WireFormatException("field '" + name + "': " + problem);
+    }
+    return id;
+  }
+
   /** Quotes a value for an error message, shortened and with control characters escaped. */
   private static String quote(Object value) {
     if (value == null) {
@@ -575,12 +792,7 @@ public final class RaftWire {
     }
 
     String nodeId(String name) {
-      String id = string(name);
-      String problem = nodeIdProblem(id);
-      if (problem != null) {
-        throw new WireFormatException("field '" + name + "': " + problem);
-      }
-      return id;
+      return nodeIdField(name, string(name));
     }
 
     String optionalNodeId(String name) {

@@ -72,7 +72,9 @@ import javax.security.auth.x500.X500Principal;
  * <p><b>Outbound.</b> Vert.x ships no Java client for the bridge, so the transport dials every
  * peer with a {@link NetClient} and writes bridge frames ({@link BridgeFrames}): 4-byte
  * big-endian length, then {@code {"type":"send","address":"raft.<clusterId>.<peer>.rpc",
- * "body":<RaftWire JSON>}}. Each peer has its own reconnect loop (exponential backoff with
+ * "body":<RaftWire JSON>}}, except AppendEntries and its responses, nearly all of the traffic,
+ * whose frames hold the message in {@link RaftWire#encodeBinary binary form} instead (no JSON, no
+ * base64; the first byte tells the forms apart). Each peer has its own reconnect loop (exponential backoff with
  * jitter, capped, short connect timeout). A message to a peer that is not connected, or whose
  * write queue holds more than {@link TcpBridgeOptions#writeQueueMaxBytes()}, is dropped:
  * nothing is buffered while a peer is away.
@@ -301,6 +303,7 @@ public final class TcpBridgeTransport extends AbstractTransport {
     String authenticated = node;
     socket.handler(BridgeFrames.reader(options.maxFrameBytes(),
         frame -> onFrame(socket, authenticated, frame),
+        binary -> onBinary(socket, authenticated, binary),
         error -> {
           String reason = "frame from " + describe(socket, authenticated) + ": " + error;
           metrics.reject(reason);
@@ -355,6 +358,22 @@ public final class TcpBridgeTransport extends AbstractTransport {
       refuse(socket, "invalid_message", e.getMessage());
       return;
     }
+    accept(socket, authenticated, message);
+  }
+
+  /** A frame holding a message in binary form (AppendEntries and its response). */
+  private void onBinary(NetSocket socket, String authenticated, Buffer frame) {
+    Message message;
+    try {
+      message = wire.decodeBinary(frame);
+    } catch (WireFormatException e) {
+      refuse(socket, "invalid_message", e.getMessage());
+      return;
+    }
+    accept(socket, authenticated, message);
+  }
+
+  private void accept(NetSocket socket, String authenticated, Message message) {
     if (authenticated != null && !authenticated.equals(message.from())) {
       rejectSender("message from '" + message.from() + "' on a connection authenticated as '"
           + authenticated + "'");
@@ -490,7 +509,12 @@ public final class TcpBridgeTransport extends AbstractTransport {
         metrics.droppedQueueFull.increment();
         return;
       }
-      socket.write(BridgeFrames.send(peer.rpcAddress, wire.encode(message)))
+      // the hot messages go in binary form, which only our own server reads; the rest as the
+      // bridge's JSON frames
+      Buffer frame = RaftWire.supportsBinary(message)
+          ? BridgeFrames.frame(wire.encodeBinary(message))
+          : BridgeFrames.send(peer.rpcAddress, wire.encode(message));
+      socket.write(frame)
           .onFailure(e -> metrics.sendFailures.increment());
       metrics.sent.increment();
     } catch (RuntimeException e) {

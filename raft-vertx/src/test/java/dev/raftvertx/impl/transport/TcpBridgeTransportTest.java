@@ -207,16 +207,24 @@ class TcpBridgeTransportTest {
     badEntries.put("entries", Base64.getEncoder().encodeToString(new byte[] {0, 0, 0, 9}));
     write(socket, new JsonObject().put("type", "send").put("address", "raft.c1.b.rpc")
         .put("body", badEntries));
+    // binary frames: a corrupt AppendEntries (bad entries blob) and one for another cluster
+    io.vertx.core.buffer.Buffer binary = wire.encodeBinary(new AppendEntriesRequest(1, "a", "b",
+        0, 0, List.of(new LogEntry(1, 1, EntryType.NOOP, 0, 0, 0, null)), 0, 0));
+    binary.setInt(binary.length() - 53, 9); // the blob length field: 9 of 49 bytes
+    socket.write(BridgeFrames.frame(binary));
+    socket.write(BridgeFrames.frame(new RaftWire("c2").encodeBinary(
+        new dev.raftvertx.core.Message.AppendEntriesResponse(1, "a", "b", true, 1, 0, 0, 0, 0))));
     write(socket, new JsonObject().put("type", "send").put("address", "raft.c1.b.rpc")
         .put("body", wire.encode(vote("a", "b", 42))));
 
     assertEquals(42, b.next().term());
-    // 4 frames denied, 5 bodies that do not decode; each answered with an error frame
-    assertEquals(9, b.transport().metrics().rejected(), b.transport().metrics().toString());
+    // 4 frames denied, 7 bodies that do not decode; each answered with an error frame
+    assertEquals(11, b.transport().metrics().rejected(), b.transport().metrics().toString());
     assertEquals(0, b.transport().metrics().rejectedConnections());
     assertEquals(1, b.transport().metrics().received());
     for (String expected : List.of("invalid_message", "invalid_message", "invalid_message",
-        "refused", "invalid_message")) { // the vote for c decodes, but b refuses it
+        "refused", "invalid_message", "invalid_message", "invalid_message")) {
+      // the vote for c decodes, but b refuses it
       assertEquals(expected, replies.take().getString("message"));
     }
     assertTrue(snooped.isEmpty(), "delivered past the bridge: " + snooped);
