@@ -34,6 +34,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * {@link KvClientException} whose {@code knownNotApplied()} is false: it may or may not have been
  * applied.
  *
+ * <p>With {@link KvClientOptions#setToken} every request carries {@code Authorization: Bearer
+ * <token>}; a refused token fails the call with a {@link KvClientException} of status 401.
+ *
  * <p>Thread-safe; Futures complete on the client's Vert.x event loop.
  */
 public final class KvClient {
@@ -166,8 +169,8 @@ public final class KvClient {
   }
 
   private Future<JsonObject> status(SocketAddress to) {
-    RequestOptions ro = new RequestOptions().setMethod(HttpMethod.GET).setServer(to)
-        .setURI("/status").setIdleTimeout(options.getRequestTimeoutMillis());
+    RequestOptions ro = authorize(new RequestOptions().setMethod(HttpMethod.GET).setServer(to)
+        .setURI("/status").setIdleTimeout(options.getRequestTimeoutMillis()));
     return http.request(ro).compose(HttpClientRequest::send).compose(resp -> resp.body()
         .map(b -> {
           if (resp.statusCode() != 200) {
@@ -254,8 +257,8 @@ public final class KvClient {
         return;
       }
       SocketAddress to = t.result();
-      RequestOptions ro = new RequestOptions().setMethod(method).setServer(to).setURI(uri)
-          .setIdleTimeout(options.getRequestTimeoutMillis());
+      RequestOptions ro = authorize(new RequestOptions().setMethod(method).setServer(to)
+          .setURI(uri).setIdleTimeout(options.getRequestTimeoutMillis()));
       http.request(ro).onComplete(rq -> {
         if (rq.failed()) { // no connection: nothing was sent
           forget(to);
@@ -306,6 +309,12 @@ public final class KvClient {
       return;
     }
     vertx.setTimer(delay, id -> attempt(method, uri, body, idempotent, deadline, n + 1, promise));
+  }
+
+  /** Adds the bearer token, if the options have one. */
+  private RequestOptions authorize(RequestOptions ro) {
+    String token = options.getToken();
+    return token == null ? ro : ro.putHeader("Authorization", "Bearer " + token);
   }
 
   private void forget(SocketAddress to) {

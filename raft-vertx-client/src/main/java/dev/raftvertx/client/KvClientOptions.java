@@ -32,6 +32,7 @@ public class KvClientOptions {
   private int pipeliningLimit = DEFAULT_PIPELINING_LIMIT;
   private long requestTimeoutMillis = DEFAULT_REQUEST_TIMEOUT_MILLIS;
   private long retryTimeoutMillis = DEFAULT_RETRY_TIMEOUT_MILLIS;
+  private String token;
 
   /** @return the nodes' HTTP addresses, "host:port" */
   public List<String> getEndpoints() {
@@ -116,6 +117,27 @@ public class KvClientOptions {
    */
   public KvClientOptions setRetryTimeoutMillis(long retryTimeoutMillis) {
     this.retryTimeoutMillis = retryTimeoutMillis;
+    return this;
+  }
+
+  /** @return the bearer token sent with every request, or null for none */
+  public String getToken() {
+    return token;
+  }
+
+  /**
+   * @param token the key-value API's bearer token (a node started with {@code --kv-token} or
+   *     {@code RAFT_KV_TOKEN}), sent as {@code Authorization: Bearer <token>} with every request;
+   *     null (the default) for a node whose key-value API is open
+   * @return a reference to this, so the API can be used fluently
+   * @throws IllegalArgumentException if the token is blank or holds a line break
+   */
+  public KvClientOptions setToken(String token) {
+    if (token != null && (token.isBlank() || token.indexOf('\r') >= 0
+        || token.indexOf('\n') >= 0)) {
+      throw new IllegalArgumentException("the token must not be blank nor hold a line break");
+    }
+    this.token = token;
     return this;
   }
 }

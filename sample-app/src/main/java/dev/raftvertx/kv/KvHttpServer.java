@@ -7,12 +7,18 @@ import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 
 /**
  * The HTTP API of one key-value node. Every node serves it; a follower forwards writes and
@@ -28,15 +34,23 @@ import io.vertx.ext.web.handler.BodyHandler;
  *   <li>{@code POST /sessions}: opens an exactly-once session, 200 {@code {"clientId": "..."}};
  *       writes with headers {@code Client-Id} and {@code Request-Id} (a per-client increasing
  *       integer) are applied once however often they are retried
- *   <li>{@code GET /status}, {@code GET /health}, {@code GET /ready}
+ *   <li>{@code GET /status}, {@code GET /health}, {@code GET /ready}, {@code GET /metrics}: always
+ *       open
  *   <li>admin, with {@code Authorization: Bearer <token>} (401 without): {@code POST
  *       /cluster/members} {@code {"id", "address"}} adds a voter (learner first, promoted once
  *       caught up; answers when it is a voter), {@code DELETE /cluster/members/{id}} removes one,
  *       {@code POST /cluster/leader} {@code {"id"}} transfers leadership. Call them on the leader
  *       (a follower answers 503 naming the leader).
  * </ul>
- * Errors are JSON {@code {"error", "code", "outcome"}} where outcome is {@code not_applied} or
- * {@code unknown}: 400 malformed, 410 session expired, 413 too large, 429 overloaded, 503 no
+ * With a key-value token ({@link #kvToken}) the {@code /kv} and {@code /sessions} endpoints
+ * require {@code Authorization: Bearer <token>} too, and answer 401 with
+ * {@code WWW-Authenticate: Bearer realm="kv"} without it; by default they are open (a trusted
+ * loopback setup). Tokens are compared through their SHA-256 digests with
+ * {@link MessageDigest#isEqual}, so the comparison takes the same time whatever the guess.
+ *
+ * <p>Errors are JSON {@code {"error", "code", "outcome"}} where outcome is {@code not_applied} or
+ * {@code unknown}: 400 malformed (a request that is not valid HTTP too; 414 and 431 for a request
+ * line or headers too long), 401 no or wrong token, 410 session expired, 413 too large, 429 overloaded, 503 no
  * leader or no quorum in time.
  */
 public final class KvHttpServer {
@@ -45,7 +59,8 @@ public final class KvHttpServer {
   private final RaftNode node;
   private final int maxBodyBytes;
   private Handler<RoutingContext> metricsHandler;
-  private final byte[] adminToken;
+  private final byte[] adminTokenDigest;
+  private byte[] kvTokenDigest;
 
   /**
    * @param vertx the Vert.x instance
@@ -60,7 +75,23 @@ public final class KvHttpServer {
     if (adminToken == null || adminToken.isBlank()) {
       throw new IllegalArgumentException("an admin token is required");
     }
-    this.adminToken = adminToken.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    this.adminTokenDigest = digest(adminToken);
+  }
+
+  /**
+   * Requires a bearer token on the key-value API ({@code /kv/*} and {@code /sessions}); the
+   * status, health, readiness and metrics endpoints stay open. Call before {@link #router()}.
+   *
+   * @param token the token, or null to leave the key-value API open (the default)
+   * @return a reference to this, so the API can be used fluently
+   * @throws IllegalArgumentException if the token is blank
+   */
+  public KvHttpServer kvToken(String token) {
+    if (token != null && token.isBlank()) {
+      throw new IllegalArgumentException("the key-value token must not be blank");
+    }
+    this.kvTokenDigest = token == null ? null : digest(token);
+    return this;
   }
 
   /**
@@ -77,14 +108,34 @@ public final class KvHttpServer {
   /** @return a router with the API, for mounting or serving */
   public Router router() {
     Router router = Router.router(vertx);
-    router.route().handler(BodyHandler.create().setBodyLimit(maxBodyBytes)
-        .setHandleFileUploads(false));
+    if (kvTokenDigest != null) {
+      // before the body is read: a request without the token is not buffered
+      router.route("/kv/*").handler(ctx -> requireToken(ctx, kvTokenDigest, "kv",
+          "key-value token"));
+      router.route("/sessions*").handler(ctx -> requireToken(ctx, kvTokenDigest, "kv",
+          "key-value token"));
+    }
+    // The API reads raw bodies and JSON, never form attributes: not merging them into the
+    // parameters keeps BodyHandler from decoding the query string when the request ends, where
+    // a bad escape in it threw outside any handler and left the request unanswered for ever.
+    BodyHandler bodies = BodyHandler.create().setBodyLimit(maxBodyBytes)
+        .setHandleFileUploads(false).setMergeFormAttributes(false);
+    router.route().handler(ctx -> {
+      try {
+        bodies.handle(ctx);
+      } catch (IllegalStateException e) {
+        // Vert.x refuses to decode a form body sent with another method than POST, PUT, PATCH
+        // or DELETE (a GET with curl -d, say): the client's mistake, not a server error
+        error(ctx, 400, "bad request: " + e.getMessage(), "BAD_REQUEST", "not_applied");
+      }
+    });
     router.put("/kv/:key").handler(this::put);
     router.get("/kv/:key").handler(this::get);
     router.delete("/kv/:key").handler(this::delete);
     router.post("/kv/:key/cas").handler(this::cas);
     router.post("/sessions").handler(this::openSession);
-    router.route("/cluster/*").handler(this::requireAdmin);
+    router.route("/cluster/*").handler(ctx -> requireToken(ctx, adminTokenDigest, null,
+        "admin token"));
     router.post("/cluster/members").handler(this::addMember);
     router.delete("/cluster/members/:id").handler(ctx -> admin(ctx,
         node.removeMember(ctx.pathParam("id")), new JsonObject().put("removed", ctx.pathParam("id"))));
@@ -119,6 +170,10 @@ public final class KvHttpServer {
     }
     router.route().last().handler(ctx -> error(ctx, 404, "no such endpoint: "
         + ctx.request().method() + " " + ctx.request().path(), null, null));
+    // a path the router cannot even match (a bad percent-escape, say): Vert.x answers 400 itself,
+    // here with the API's JSON error and without logging a stack trace per bad request
+    router.errorHandler(400, ctx -> error(ctx, 400, "bad request: " + (ctx.failure() == null
+        ? "malformed path or query" : ctx.failure().getMessage()), "BAD_REQUEST", "not_applied"));
     router.route().failureHandler(ctx -> {
       int status = ctx.statusCode() > 0 ? ctx.statusCode() : 500;
       error(ctx, status, status == 413 ? "request body too large" : "bad request: "
@@ -135,20 +190,63 @@ public final class KvHttpServer {
    * @return the server once listening
    */
   public Future<HttpServer> listen(String host, int port) {
-    return vertx.createHttpServer().requestHandler(router()).listen(port, host);
+    return vertx.createHttpServer().invalidRequestHandler(KvHttpServer::invalidRequest)
+        .requestHandler(router()).listen(port, host);
   }
 
-  private void requireAdmin(RoutingContext ctx) {
+  /**
+   * Answers a request that is not valid HTTP as Vert.x's default does (414 for a request line
+   * too long, 431 for headers too large, else 400, then the connection is closed), but with the
+   * API's JSON error body saying what was wrong.
+   *
+   * @param request the request the HTTP decoder failed on
+   */
+  static void invalidRequest(HttpServerRequest request) {
+    Throwable cause = request.decoderResult().cause();
+    int status = cause instanceof TooLongHttpLineException ? 414
+        : cause instanceof TooLongHttpHeaderException ? 431 : 400;
+    String reason = status == 414 ? "request line (method, path and query) too long"
+        : status == 431 ? "request headers too large"
+        : "malformed HTTP request" + (cause == null || cause.getMessage() == null ? ""
+            : ": " + cause.getMessage());
+    request.response().setStatusCode(status).putHeader("Content-Type", "application/json")
+        .putHeader("Connection", "close")
+        .end(new JsonObject().put("error", reason).put("code", "BAD_REQUEST")
+            .put("outcome", "not_applied").encode());
+    request.connection().close();
+  }
+
+  /**
+   * Lets the request through if it carries {@code Authorization: Bearer <token>} with the token
+   * whose digest is expected; answers 401 otherwise.
+   *
+   * @param realm the realm named in the challenge, or null for a bare {@code Bearer} challenge
+   * @param what the token's name, for the error message
+   */
+  private static void requireToken(RoutingContext ctx, byte[] expectedDigest, String realm,
+      String what) {
     String auth = ctx.request().getHeader("Authorization");
-    byte[] given = auth != null && auth.startsWith("Bearer ")
-        ? auth.substring(7).trim().getBytes(java.nio.charset.StandardCharsets.UTF_8) : null;
-    if (given == null || !java.security.MessageDigest.isEqual(given, adminToken)) {
-      ctx.response().putHeader("WWW-Authenticate", "Bearer");
-      error(ctx, 401, auth == null ? "admin token required: Authorization: Bearer <token>"
-          : "wrong admin token", "UNAUTHORIZED", "not_applied");
+    boolean bearer = auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7);
+    // digests of equal length: the comparison's time tells nothing about the token
+    if (bearer && MessageDigest.isEqual(digest(auth.substring(7).trim()), expectedDigest)) {
+      ctx.next();
       return;
     }
-    ctx.next();
+    // RFC 6750 §3; the admin endpoints keep the bare challenge they always answered
+    ctx.response().putHeader("WWW-Authenticate", realm == null ? "Bearer"
+        : "Bearer realm=\"" + realm + "\"" + (auth == null ? ""
+        : bearer ? ", error=\"invalid_token\"" : ", error=\"invalid_request\""));
+    error(ctx, 401, auth == null ? what + " required: Authorization: Bearer <token>"
+        : bearer ? "wrong " + what : "expected Authorization: Bearer <" + what + ">",
+        "UNAUTHORIZED", "not_applied");
+  }
+
+  private static byte[] digest(String token) {
+    try {
+      return MessageDigest.getInstance("SHA-256").digest(token.getBytes(StandardCharsets.UTF_8));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is missing from this JVM", e); // required by Java SE
+    }
   }
 
   private void addMember(RoutingContext ctx) {

@@ -37,7 +37,7 @@ import picocli.CommandLine.Option;
  * bridge. Every HTTP port serves Prometheus metrics at {@code /metrics}.
  */
 @Command(name = "sample-app", mixinStandardHelpOptions = true,
-    subcommands = dev.raftvertx.kv.bench.Bench.class,
+    subcommands = {dev.raftvertx.kv.bench.Bench.class, dev.raftvertx.kv.bench.Soak.class},
     description = "A replicated key-value store on raft-vertx.")
 public final class KvMain implements Callable<Integer>, NodeControl {
 
@@ -68,6 +68,11 @@ public final class KvMain implements Callable<Integer>, NodeControl {
       + " printed at start-up")
   String adminToken;
 
+  @Option(names = "--kv-token", description = "bearer token the key-value API (/kv, /sessions)"
+      + " requires; default: $RAFT_KV_TOKEN, else none: the key-value API is open, as suits a"
+      + " trusted loopback setup. /status, /health, /ready and /metrics stay open.")
+  String kvToken;
+
   @Option(names = "--data-dir", description = "data directory (default data/<id>); for the"
       + " embedded cluster, the parent of the nodes' directories (default data)")
   String dataDir;
@@ -92,6 +97,11 @@ public final class KvMain implements Callable<Integer>, NodeControl {
       + " for followers that lag a little (default "
       + RaftOptions.DEFAULT_SNAPSHOT_TRAILING_ENTRIES + ")")
   long snapshotTrailing = RaftOptions.DEFAULT_SNAPSHOT_TRAILING_ENTRIES;
+
+  @Option(names = "--segment-bytes", description = "size at which the log rolls to a new"
+      + " segment file; segments wholly covered by a snapshot are deleted (default "
+      + RaftOptions.DEFAULT_MAX_SEGMENT_BYTES + ")")
+  long segmentBytes = RaftOptions.DEFAULT_MAX_SEGMENT_BYTES;
 
   @Option(names = "--join", description = "start empty as a non-member and wait to be added"
       + " (POST /cluster/members on the leader); ignored once the node has a log")
@@ -169,6 +179,14 @@ public final class KvMain implements Callable<Integer>, NodeControl {
         System.out.println("admin token (Authorization: Bearer ...): " + adminToken);
       }
     }
+    try {
+      kvToken = kvToken(kvToken, System.getenv("RAFT_KV_TOKEN"));
+    } catch (IllegalArgumentException e) {
+      return Future.failedFuture(e);
+    }
+    if (kvToken != null) {
+      System.out.println("key-value API: requires its token (Authorization: Bearer ...)");
+    }
     vertx = Vertx.builder()
         .with(new VertxOptions().setMetricsOptions(new MicrometerMetricsOptions()
             .setPrometheusOptions(new VertxPrometheusOptions().setEnabled(true))
@@ -178,6 +196,29 @@ public final class KvMain implements Callable<Integer>, NodeControl {
         .build();
     Future<?> started = id == null ? startEmbedded() : startOne();
     return started.mapEmpty();
+  }
+
+  /**
+   * @param option the {@code --kv-token} value, or null
+   * @param env the value of {@code RAFT_KV_TOKEN}, or null
+   * @return the key-value token: the option, else the environment variable if not blank, else
+   *     null (no token)
+   * @throws IllegalArgumentException if the option was given blank
+   */
+  static String kvToken(String option, String env) {
+    if (option != null) {
+      if (option.isBlank()) {
+        throw new IllegalArgumentException("--kv-token must not be blank; omit it to leave the"
+            + " key-value API open");
+      }
+      return option;
+    }
+    return env != null && !env.isBlank() ? env : null;
+  }
+
+  /** @return the key-value token in use (after {@link #start()}), or null if the API is open */
+  public String kvToken() {
+    return kvToken;
   }
 
   /** @return the admin token in use (after {@link #start()}) */
@@ -275,6 +316,7 @@ public final class KvMain implements Callable<Integer>, NodeControl {
         .setDataDir(dir).setElectionTimeoutMillis(electionTimeoutMillis)
         .setHeartbeatIntervalMillis(heartbeatMillis).setMetricsEnabled(true)
         .setSnapshotThresholdEntries(snapshotEntries).setSnapshotTrailingEntries(snapshotTrailing)
+        .setMaxSegmentBytes(segmentBytes)
         .setMetricsRegistryName(registryName);
   }
 
@@ -286,6 +328,7 @@ public final class KvMain implements Callable<Integer>, NodeControl {
     return RaftNode.deploy(vertx, o, new KvStateMachine()).compose(node -> {
       nodes.put(node.id(), node);
       return new KvHttpServer(vertx, node, o.getMaxEntryBytes() + 1024, adminToken)
+          .kvToken(kvToken)
           .metricsHandler(metrics())
           .listen(httpHost, port)
           .onSuccess(server -> {

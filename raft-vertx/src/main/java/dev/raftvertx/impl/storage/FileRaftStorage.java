@@ -52,9 +52,14 @@ import java.util.function.Supplier;
  *
  * <p><b>Write pipeline and group commit:</b> writes are applied (truncate, append, hard state) one
  * after the other, each as one file write of one buffer encoding all its entries, without waiting
- * for fsyncs. Applied writes wait for an fsync; an fsync starts as soon as none is running and no
- * write is being applied (or many are waiting), and covers every write applied before it started:
- * writes that arrive while an fsync runs are grouped into the next one. Futures complete in write
+ * for fsyncs. The file writes of appends, and of hard states that join the group fsync, are issued
+ * without waiting for them to complete: a {@link StorageFileSystem.FileHandle} runs its writes in
+ * call order and a force covers every write issued before it. Applied writes wait for an fsync; an
+ * fsync starts, in a later task on the storage's context (so that it covers every write issued in
+ * the current one), as soon as none is running and no write is being applied (or many are
+ * waiting), and covers every write applied before it started: writes that arrive while an fsync
+ * runs are grouped into the next one. A group is durable once its file writes and the forces
+ * issued after them have succeeded. Futures complete in write
  * order, when the fsync covering the write succeeds. Some writes first wait until everything
  * before them is durable (a barrier): a truncation (then made durable on its own, before anything
  * is appended after it), a segment roll, and a hard state change while an earlier one is not yet
@@ -174,7 +179,13 @@ public final class FileRaftStorage implements RaftStorage {
   private final ArrayDeque<PendingWrite> toApply = new ArrayDeque<>();
   private PendingWrite applying;
   private final ArrayDeque<PendingWrite> unsynced = new ArrayDeque<>();
+  /** The file writes issued for the applied writes in {@link #unsynced}, not yet completed. */
+  private final List<Future<Void>> unsyncedFileWrites = new ArrayList<>();
   private List<PendingWrite> syncing;
+  /** Whether a task that may start the next fsync is queued on the context. */
+  private boolean syncTurnQueued;
+  /** Set only while that task runs: the fsync may start now. */
+  private boolean syncTurn;
   private StorageException failure;
   private boolean pumping;
   private boolean pumpAgain;
@@ -514,7 +525,21 @@ public final class FileRaftStorage implements RaftStorage {
       }
       if (syncing == null && !unsynced.isEmpty()
           && (applying == null || unsynced.size() >= MAX_GROUP)) {
-        startSync();
+        if (syncTurn) {
+          startSync();
+        } else if (!syncTurnQueued) {
+          // Start the fsync in a later task, so that it covers every write issued in this one.
+          syncTurnQueued = true;
+          context.runOnContext(v -> {
+            syncTurnQueued = false;
+            syncTurn = true;
+            try {
+              pump();
+            } finally {
+              syncTurn = false;
+            }
+          });
+        }
       }
     }
     maybeFinishClose();
@@ -548,7 +573,7 @@ public final class FileRaftStorage implements RaftStorage {
     applying = p;
     Future<Void> applied;
     try {
-      applied = p.maintenance != null ? p.maintenance.get() : apply(p.write, p.recordBytes);
+      applied = p.maintenance != null ? p.maintenance.get() : apply(p);
     } catch (RuntimeException e) {
       applied = Future.failedFuture(e);
     }
@@ -567,8 +592,14 @@ public final class FileRaftStorage implements RaftStorage {
     });
   }
 
-  /** Truncate, append, record the hard state: everything but the final fsync. */
-  private Future<Void> apply(StorageWrite w, long recordBytes) {
+  /**
+   * Truncate, append, record the hard state: everything but the final fsync. The appended records
+   * and a hard state that joins the group fsync are file writes issued, not awaited: the file
+   * handle runs them in order, and the group fsync waits for them.
+   */
+  private Future<Void> apply(PendingWrite p) {
+    StorageWrite w = p.write;
+    long recordBytes = p.recordBytes;
     boolean cut = truncates(w.truncateFrom());
     if (cut && w.truncateFrom() < logStart) {
       return Future.failedFuture(new IllegalArgumentException("write " + w.sequence()
@@ -586,13 +617,13 @@ public final class FileRaftStorage implements RaftStorage {
     boolean termRises = stateChanges && hs.currentTerm() > hardState.currentTerm();
     Future<Void> f = cut ? truncate(w.truncateFrom()) : Future.succeededFuture();
     if (termRises) {
-      f = f.compose(v -> writeState(hs, true));
+      f = f.compose(v -> writeState(p, hs, true));
     }
     if (!entries.isEmpty()) {
-      f = f.compose(v -> append(entries, recordBytes));
+      f = f.compose(v -> append(p, entries, recordBytes));
     }
     if (stateChanges && !termRises) {
-      f = f.compose(v -> writeState(hs, false));
+      f = f.compose(v -> writeState(p, hs, false));
     }
     return f;
   }
@@ -647,8 +678,11 @@ public final class FileRaftStorage implements RaftStorage {
         });
   }
 
-  /** Appends the entries with one file write into the active segment, rolling it if needed. */
-  private Future<Void> append(List<LogEntry> entries, long recordBytes) {
+  /**
+   * Appends the entries with one file write into the active segment, rolling it if needed. The
+   * write is issued, not awaited ({@link #issued}).
+   */
+  private Future<Void> append(PendingWrite p, List<LogEntry> entries, long recordBytes) {
     Future<Segment> target = mustRoll(recordBytes)
         ? roll(entries.get(0).index()) : ensureOpen(active());
     return target.compose(s -> {
@@ -666,18 +700,34 @@ public final class FileRaftStorage implements RaftStorage {
         off = format.encode(e, buf, off);
       }
       long newAllocated = Math.max(s.allocated, writeEnd);
-      return s.handle.write(Buffer.buffer(bytes), pos).map(v -> {
-        long at = pos;
-        for (LogEntry e : entries) {
-          s.add(at);
-          at += LogRecordFormat.recordSize(e);
-        }
-        s.end = recordsEnd;
-        s.allocated = newAllocated;
-        nextIndex = entries.get(entries.size() - 1).index() + 1;
-        dirtyLog = s.handle;
-        return null;
-      });
+      issued(p, s.handle.write(Buffer.buffer(bytes), pos));
+      long at = pos;
+      for (LogEntry e : entries) {
+        s.add(at);
+        at += LogRecordFormat.recordSize(e);
+      }
+      s.end = recordsEnd;
+      s.allocated = newAllocated;
+      nextIndex = entries.get(entries.size() - 1).index() + 1;
+      dirtyLog = s.handle;
+      return Future.succeededFuture();
+    });
+  }
+
+  /**
+   * Records a file write of an applied write: the group fsync covering the write waits for it,
+   * and its failure fails the storage at once.
+   */
+  private void issued(PendingWrite p, Future<Void> fileWrite) {
+    unsyncedFileWrites.add(fileWrite);
+    fileWrite.onFailure(err -> {
+      if (failure == null) {
+        p.error = new StorageException(p.name + " failed: " + err.getMessage()
+            + "; this storage refuses further writes: reopen it to recover", err);
+        fail(p.error);
+        failAllPending();
+        pump();
+      }
     });
   }
 
@@ -762,21 +812,28 @@ public final class FileRaftStorage implements RaftStorage {
   /**
    * Writes a new copy of the hard state into the slot that does not hold the durable copy.
    *
-   * @param forceNow fsync it before returning, instead of leaving it to the group fsync
+   * @param p the write it belongs to
+   * @param forceNow fsync it before returning, instead of leaving it to the group fsync (then the
+   *     file write is issued, not awaited, like an append)
    */
-  private Future<Void> writeState(HardState hs, boolean forceNow) {
+  private Future<Void> writeState(PendingWrite p, HardState hs, boolean forceNow) {
     int slot = 1 - durableSlot;
     long counter = stateCounter + 1;
     Buffer copy = StateFileFormat.encode(new StateFileFormat.Copy(counter, clusterId, nodeId, hs));
-    return stateHandle.write(copy, (long) slot * StateFileFormat.SLOT_SIZE).compose(v -> {
+    Future<Void> written = stateHandle.write(copy, (long) slot * StateFileFormat.SLOT_SIZE);
+    if (!forceNow) {
+      issued(p, written);
       stateCounter = counter;
       hardState = hs;
       writtenSlot = slot;
-      if (!forceNow) {
-        stateDirty = true;
-        stateDurable = false;
-        return Future.succeededFuture();
-      }
+      stateDirty = true;
+      stateDurable = false;
+      return Future.succeededFuture();
+    }
+    return written.compose(v -> {
+      stateCounter = counter;
+      hardState = hs;
+      writtenSlot = slot;
       return stateHandle.force().map(x -> {
         durableSlot = slot;
         return null;
@@ -789,7 +846,9 @@ public final class FileRaftStorage implements RaftStorage {
     List<PendingWrite> group = new ArrayList<>(unsynced);
     unsynced.clear();
     syncing = group;
-    List<Future<Void>> forces = new ArrayList<>(2);
+    // The group is durable once its file writes succeeded and the fsyncs issued after them did.
+    List<Future<Void>> forces = new ArrayList<>(unsyncedFileWrites);
+    unsyncedFileWrites.clear();
     if (dirtyLog != null) {
       forces.add(dirtyLog.force());
       dirtyLog = null;

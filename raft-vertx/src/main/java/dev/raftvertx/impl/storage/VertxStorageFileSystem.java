@@ -20,10 +20,27 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The real {@link StorageFileSystem}: {@link FileSystem} and {@link AsyncFile} for files, and
- * {@link Vertx#executeBlocking} for what Vert.x does not offer (directory fsync, the lock).
+ * The real {@link StorageFileSystem}: {@link FileSystem} for whole-file operations,
+ * {@link Vertx#executeBlocking} for what Vert.x does not offer (directory fsync, the lock), and
+ * for open files either of the {@link FileIo} ways.
  */
 public final class VertxStorageFileSystem implements StorageFileSystem {
+
+  /** How open files do their I/O. */
+  public enum FileIo {
+    /**
+     * The default: a {@link java.nio.channels.FileChannel} whose operations run in call order,
+     * in batches, on worker threads ({@link ChannelFileHandle}): a write and the force after it
+     * take one round trip to a worker thread, and writes issued together are written together.
+     */
+    ORDERED_WORKER,
+    /**
+     * Vert.x {@link AsyncFile}: each write, and each force ({@code flush}), is its own round trip
+     * to a worker thread. Kept for comparison (see {@code FsyncPathBench} and
+     * {@code StorageWriteBench} in the benchmarks module).
+     */
+    ASYNC_FILE
+  }
 
   /**
    * Lock files held by this JVM. A POSIX lock belongs to the process, and closing any descriptor of
@@ -34,13 +51,25 @@ public final class VertxStorageFileSystem implements StorageFileSystem {
 
   private final Vertx vertx;
   private final FileSystem fs;
+  private final FileIo fileIo;
 
   /**
+   * A file system whose open files use {@link FileIo#ORDERED_WORKER}.
+   *
    * @param vertx the Vert.x instance whose file system and worker pool to use
    */
   public VertxStorageFileSystem(Vertx vertx) {
+    this(vertx, FileIo.ORDERED_WORKER);
+  }
+
+  /**
+   * @param vertx the Vert.x instance whose file system and worker pool to use
+   * @param fileIo how open files do their I/O
+   */
+  public VertxStorageFileSystem(Vertx vertx, FileIo fileIo) {
     this.vertx = vertx;
     this.fs = vertx.fileSystem();
+    this.fileIo = java.util.Objects.requireNonNull(fileIo, "fileIo");
   }
 
   @Override
@@ -66,6 +95,9 @@ public final class VertxStorageFileSystem implements StorageFileSystem {
 
   @Override
   public Future<FileHandle> open(String path) {
+    if (fileIo == FileIo.ORDERED_WORKER) {
+      return ChannelFileHandle.open(vertx, path);
+    }
     return fs.open(path, new OpenOptions().setRead(true).setWrite(true).setCreate(true))
         .map(VertxFileHandle::new);
   }
@@ -168,11 +200,14 @@ public final class VertxStorageFileSystem implements StorageFileSystem {
 
   /**
    * An {@link AsyncFile}. Its {@code flush()} fsyncs without waiting for writes still in flight,
-   * so {@link #force()} first waits for those.
+   * so {@link #force()} first waits for those. Its writes may run concurrently and complete in any
+   * order, so each write here starts once the previous one is done: writes that overlap (records
+   * written over the zeros an earlier write put ahead of its own) land in call order.
    */
   private static final class VertxFileHandle implements FileHandle {
     private final AsyncFile file;
     private final List<Future<Void>> inFlight = new ArrayList<>();
+    private Future<Void> lastWrite = Future.succeededFuture();
 
     VertxFileHandle(AsyncFile file) {
       this.file = file;
@@ -180,8 +215,10 @@ public final class VertxStorageFileSystem implements StorageFileSystem {
 
     @Override
     public Future<Void> write(Buffer data, long position) {
-      Future<Void> f = file.write(data, position);
+      Future<Void> f;
       synchronized (inFlight) {
+        f = lastWrite.transform(ar -> file.write(data, position));
+        lastWrite = f;
         inFlight.add(f);
       }
       return f.andThen(ar -> {

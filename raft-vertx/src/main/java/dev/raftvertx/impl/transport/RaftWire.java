@@ -818,12 +818,19 @@ public final class RaftWire {
         throw new WireFormatException("field '" + name + "': " + text.length()
             + " base64 characters exceed the limit of " + maxEntriesBytes + " bytes");
       }
+      byte[] bytes;
       try {
-        return Base64.getDecoder().decode(text);
+        bytes = Base64.getDecoder().decode(text);
       } catch (IllegalArgumentException e) {
         throw new WireFormatException("field '" + name + "' is not valid base64: "
             + e.getMessage(), e);
       }
+      // the text bound above lets through up to 2 bytes more than the limit (unpadded base64)
+      if (bytes.length > maxEntriesBytes) {
+        throw new WireFormatException("field '" + name + "': " + bytes.length
+            + " bytes exceed the limit of " + maxEntriesBytes + " bytes");
+      }
+      return bytes;
     }
 
     List<LogEntry> entries(String name, long prevLogIndex, long prevLogTerm, long term) {

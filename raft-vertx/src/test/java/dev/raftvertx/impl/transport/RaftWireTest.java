@@ -383,6 +383,34 @@ class RaftWireTest {
     assertTrue(tooBig.getMessage().contains("exceeds the limit"), tooBig.getMessage());
   }
 
+  /**
+   * Found by RaftWireFuzzTest: unpadded base64 of up to limit + 2 bytes passed the text-length
+   * bound, so decode accepted a message that encode then refused.
+   */
+  @Test
+  void refusesBinaryFieldsThatDecodeToJustOverTheLimit() {
+    RaftWire small = new RaftWire("c1", 1024);
+    for (int size = 1022; size <= 1026; size++) {
+      byte[] data = new byte[size];
+      String text = Base64.getEncoder().withoutPadding().encodeToString(data);
+      JsonObject propose = wire.encode(new Message.ProposeRequest(5, "b", "a", 17,
+          EntryType.COMMAND, 0, 0, new byte[0])).put("data", text);
+      byte[] blob = RaftWire.packEntries(List.of(new LogEntry(1, 1, EntryType.COMMAND, 0, 0, 0,
+          new byte[size - 4 - RaftWire.ENTRY_HEADER_BYTES])));
+      JsonObject append = blobJson(0, 0, blob)
+          .put("entries", Base64.getEncoder().withoutPadding().encodeToString(blob));
+      for (JsonObject json : List.of(propose, append)) {
+        if (size <= 1024) {
+          small.encode(small.decode(json)); // accepted, and encodes again
+        } else {
+          WireFormatException e = assertThrows(WireFormatException.class,
+              () -> small.decode(json), "size " + size);
+          assertTrue(e.getMessage().contains("exceed the limit of 1024"), e.getMessage());
+        }
+      }
+    }
+  }
+
   // ------------------------------------------------------------------------------------------
   // Ids and addresses
   // ------------------------------------------------------------------------------------------

@@ -96,14 +96,15 @@ public final class Bench extends BenchBase implements Callable<Integer> {
     prepare("raft-vertx-bench-");
     List<BenchResult> results = new ArrayList<>();
     try {
-      cluster = new LocalCluster(work, NODES, jvmOptions(), nodeArgs);
+      cluster = new LocalCluster(work, NODES, jvmOptions(), nodeArgs).kvToken(kvToken());
       cluster.startAll();
       System.out.println("INFO nodes " + cluster.ids() + " pids " + cluster.pids()
           + " http " + cluster.httpEndpoints() + " jvm " + nodeJvmOptions);
       System.out.println("INFO remote client protocol " + protocol);
       vertx = Vertx.vertx();
       client = KvClient.create(vertx, new KvClientOptions().setEndpoints(cluster.httpEndpoints())
-          .setConnections(4).setPipeliningLimit(1).setRequestTimeoutMillis(5000));
+          .setToken(kvToken()).setConnections(4).setPipeliningLimit(1)
+          .setRequestTimeoutMillis(5000));
       awaitReady();
       for (String m : modes) {
         double w = m.equals(modes.get(0)) ? initialWarmup : initialWarmup / 3;
@@ -194,7 +195,8 @@ public final class Bench extends BenchBase implements Callable<Integer> {
   }
 
   private ClosedLoop.Measurement remote(LoadSpec s) throws Exception {
-    RemoteClient load = RemoteClient.create(vertx, protocol, cluster, s.clients(), connections);
+    RemoteClient load = RemoteClient.create(vertx, protocol, cluster, s.clients(), connections,
+        kvToken());
     try {
       Buffer value = Buffer.buffer(LoadSpec.value(s.payload()));
       ClosedLoop.Operation operation = s.write()

@@ -37,6 +37,10 @@ abstract class BenchBase {
       + " e.g. --node-arg=--election-timeout-ms=300 (repeatable)")
   List<String> nodeArgs = new ArrayList<>();
 
+  @Option(names = "--kv-token", description = "a key-value token: every node requires it and"
+      + " the client sends it (default: $RAFT_KV_TOKEN, which the nodes inherit, else none)")
+  String kvToken;
+
   Path work;
   LocalCluster cluster;
   Vertx vertx;
@@ -51,6 +55,15 @@ abstract class BenchBase {
     System.out.println("INFO work=" + work + " java=" + System.getProperty("java.vm.name") + " "
         + Runtime.version() + " cores=" + Runtime.getRuntime().availableProcessors()
         + " loadavg=" + CpuProbe.loadAverages());
+  }
+
+  /** @return the key-value token of the nodes and the client, or null for none */
+  String kvToken() {
+    if (kvToken != null && !kvToken.isBlank()) {
+      return kvToken;
+    }
+    String env = System.getenv("RAFT_KV_TOKEN");
+    return env != null && !env.isBlank() ? env : null;
   }
 
   /** @return the JVM options of node processes, split */

@@ -54,12 +54,13 @@ public final class BenchFailover extends BenchBase implements Callable<Integer> 
   public Integer call() throws Exception {
     prepare("raft-vertx-failover-");
     try {
-      cluster = new LocalCluster(work, nodes, jvmOptions(), nodeArgs);
+      cluster = new LocalCluster(work, nodes, jvmOptions(), nodeArgs).kvToken(kvToken());
       cluster.startAll();
       System.out.println("INFO nodes " + cluster.ids() + " pids " + cluster.pids()
           + " node args " + nodeArgs);
       vertx = Vertx.vertx();
       client = KvClient.create(vertx, new KvClientOptions().setEndpoints(cluster.httpEndpoints())
+          .setToken(kvToken())
           .setConnections(1).setRequestTimeoutMillis(1000));
       Random random = new Random();
       List<Long> times = new ArrayList<>();

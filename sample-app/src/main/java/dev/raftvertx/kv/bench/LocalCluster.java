@@ -40,6 +40,7 @@ final class LocalCluster implements AutoCloseable {
   private final Map<String, Node> nodes = new LinkedHashMap<>();
   private final Map<String, Process> processes = Collections.synchronizedMap(new LinkedHashMap<>());
   private final String adminToken = Long.toHexString(Double.doubleToLongBits(Math.random()));
+  private String kvToken;
 
   /**
    * @param work the work directory (data directories and logs go there)
@@ -128,6 +129,16 @@ final class LocalCluster implements AutoCloseable {
    * @param id the node
    * @throws IOException if the process cannot start
    */
+  /**
+   * @param token the key-value token every node requires (passed in its environment as
+   *     {@code RAFT_KV_TOKEN}, not on its command line), or null to leave it as inherited
+   * @return a reference to this, so the API can be used fluently
+   */
+  LocalCluster kvToken(String token) {
+    this.kvToken = token;
+    return this;
+  }
+
   void start(String id) throws IOException {
     Node n = nodes.get(id);
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
@@ -143,8 +154,12 @@ final class LocalCluster implements AutoCloseable {
         "--client-port", String.valueOf(n.clientPort())));
     cmd.addAll(nodeArgs);
     // Standard input stays a pipe from this process: the node's agent exits when it closes.
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
-        .redirectOutput(ProcessBuilder.Redirect.appendTo(n.log().toFile())).start();
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(n.log().toFile()));
+    if (kvToken != null) {
+      pb.environment().put("RAFT_KV_TOKEN", kvToken);
+    }
+    Process p = pb.start();
     processes.put(id, p);
   }
 
@@ -165,6 +180,16 @@ final class LocalCluster implements AutoCloseable {
   Process process(String id) {
     Process p = processes.get(id);
     return p != null && p.isAlive() ? p : null;
+  }
+
+  /**
+   * @param id a node
+   * @return the exit code of its process if it ended on its own (it was neither killed nor
+   *     closed), else null
+   */
+  Integer exitedOnItsOwn(String id) {
+    Process p = processes.get(id);
+    return p != null && !p.isAlive() ? p.exitValue() : null;
   }
 
   /** @return the pids of the node processes started and not killed */

@@ -52,10 +52,11 @@ interface RemoteClient {
    *     connection per operation in flight (a Vert.x HTTP/1.1 server answers a connection's
    *     pipelined requests one after another), HTTP/2 one per 100 streams (the server's default
    *     stream limit), the binary protocol one
+   * @param token the key-value API's token, or null if the nodes require none (HTTP only)
    * @return the client
    */
   static RemoteClient create(Vertx vertx, Protocol protocol, LocalCluster cluster, int inFlight,
-      int connections) {
+      int connections, String token) {
     if (protocol == Protocol.BINARY) {
       KvBinaryClient c = KvBinaryClient.create(vertx, new KvBinaryClientOptions()
           .setEndpoints(cluster.clientEndpoints()).setConnections(Math.max(1, connections))
@@ -82,7 +83,7 @@ interface RemoteClient {
     int n = connections > 0 ? connections
         : http == KvClientOptions.Protocol.HTTP_2 ? (inFlight + 99) / 100 : inFlight;
     KvClient c = KvClient.create(vertx, new KvClientOptions().setEndpoints(cluster.httpEndpoints())
-        .setProtocol(http).setConnections(n)
+        .setToken(token).setProtocol(http).setConnections(n)
         .setPipeliningLimit(Math.max(1, (inFlight + n - 1) / n)));
     return new RemoteClient() {
       @Override
