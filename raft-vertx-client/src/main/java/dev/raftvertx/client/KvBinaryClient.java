@@ -49,7 +49,9 @@ import java.util.concurrent.TimeUnit;
  * within {@link KvBinaryClientOptions#getRequestTimeoutMillis()}, a connection lost after sending,
  * INDETERMINATE) fails with a {@link KvClientException} whose {@code knownNotApplied()} is false:
  * it may or may not have been applied. Failures carry {@code status() == 0} and the protocol's
- * error code (NOT_LEADER, OVERLOADED, TIMEOUT, ...) as {@code code()}.
+ * error code (NOT_LEADER, OVERLOADED, TIMEOUT, UNAUTHORIZED, ...) as {@code code()}.
+ * With {@link KvBinaryClientOptions#setToken} every connection presents the key-value token
+ * first.
  *
  * <p><b>Bounds:</b> at most {@link KvBinaryClientOptions#getMaxInFlight()} calls in flight; more
  * wait in a queue of at most {@link KvBinaryClientOptions#getMaxWaiting()}, beyond which a call
@@ -571,6 +573,12 @@ public final class KvBinaryClient {
 
     void attach(NetSocket s) {
       socket = s;
+      if (options.getToken() != null) {
+        // First on the connection, so the node reads it before any request; a refusal also
+        // answers each request UNAUTHORIZED, which fails it (not applied).
+        send(new Call(KvBinaryProtocol.OP_AUTH, new byte[0], Buffer.buffer(options.getToken()),
+            null, ep.address, 0));
+      }
       KvBinaryProtocol.FrameReader reader = new KvBinaryProtocol.FrameReader(
           options.getMaxFrameBytes(), this::onFrame, reason -> {
             lost("bad answer frame: " + reason);

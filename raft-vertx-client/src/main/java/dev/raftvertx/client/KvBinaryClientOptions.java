@@ -27,6 +27,7 @@ public class KvBinaryClientOptions {
   private long requestTimeoutMillis = DEFAULT_REQUEST_TIMEOUT_MILLIS;
   private long retryTimeoutMillis = DEFAULT_RETRY_TIMEOUT_MILLIS;
   private int maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
+  private String token;
 
   /** @return the nodes' binary client addresses, "host:port" */
   public List<String> getEndpoints() {
@@ -138,6 +139,21 @@ public class KvBinaryClientOptions {
    */
   public KvBinaryClientOptions setMaxFrameBytes(int maxFrameBytes) {
     this.maxFrameBytes = maxFrameBytes;
+    return this;
+  }
+
+  /** @return the key-value token presented on every connection, or null */
+  public String getToken() {
+    return token;
+  }
+
+  /**
+   * @param token the key-value token the nodes require (their {@code --kv-token}), presented on
+   *     every connection before its first request; null (the default) for open nodes
+   * @return a reference to this, so the API can be used fluently
+   */
+  public KvBinaryClientOptions setToken(String token) {
+    this.token = token;
     return this;
   }
 }

@@ -22,12 +22,14 @@ import java.nio.charset.StandardCharsets;
  * int64), {@link #OP_GET} (linearizable) and {@link #OP_GET_STALE} (OK body: value bytes32;
  * NOT_FOUND: empty), {@link #OP_DELETE} (OK or NOT_FOUND body: log index int64), {@link #OP_CAS}
  * (value required; expect absent means "only if the key is absent"; OK body: index int64;
- * CONFLICT body: index int64, current value bytes32).
+ * CONFLICT body: index int64, current value bytes32), {@link #OP_AUTH} (value: the key-value
+ * token; OK body empty). A node started with a key-value token answers every op but STATUS and
+ * AUTH with {@link #UNAUTHORIZED} until its connection presented that token.
  *
  * <p>Every status from {@link #NOT_LEADER} on is an error whose body is: leader id str16 (empty
  * if unknown), the leader's client address "host:port" str16 (empty if unknown), error code
  * str16 (the Raft error, or BAD_REQUEST ...), message str16. {@link #NOT_LEADER},
- * {@link #UNAVAILABLE}, {@link #OVERLOADED}, {@link #BAD_REQUEST} and {@link #TOO_LARGE} say the
+ * {@link #UNAVAILABLE}, {@link #OVERLOADED}, {@link #BAD_REQUEST}, {@link #TOO_LARGE} and {@link #UNAUTHORIZED} say the
  * request was not applied; {@link #INDETERMINATE} says its outcome is unknown. A malformed frame
  * (a length out of bounds, a payload that does not parse) is answered with BAD_REQUEST when its
  * id can be read, or the connection is closed when the length is out of bounds.
@@ -49,6 +51,8 @@ public final class KvBinaryProtocol {
   public static final int OP_DELETE = 4;
   /** Compare-and-set. */
   public static final int OP_CAS = 5;
+  /** Presents the key-value token (the value): later requests on the connection may use it. */
+  public static final int OP_AUTH = 6;
 
   /** Done. */
   public static final int OK = 0;
@@ -68,6 +72,8 @@ public final class KvBinaryProtocol {
   public static final int BAD_REQUEST = 7;
   /** Command larger than the node accepts: not applied. */
   public static final int TOO_LARGE = 8;
+  /** The node requires a token and the connection has presented none, or a wrong one. */
+  public static final int UNAUTHORIZED = 9;
 
   /** Smallest payload: an id and an op or a status. */
   public static final int MIN_FRAME_BYTES = 9;
@@ -92,6 +98,7 @@ public final class KvBinaryProtocol {
       case INDETERMINATE -> "INDETERMINATE";
       case BAD_REQUEST -> "BAD_REQUEST";
       case TOO_LARGE -> "TOO_LARGE";
+      case UNAUTHORIZED -> "UNAUTHORIZED";
       default -> "STATUS_" + status;
     };
   }

@@ -8,6 +8,7 @@ import static dev.raftvertx.client.KvBinaryProtocol.NOT_LEADER;
 import static dev.raftvertx.client.KvBinaryProtocol.OK;
 import static dev.raftvertx.client.KvBinaryProtocol.OVERLOADED;
 import static dev.raftvertx.client.KvBinaryProtocol.TOO_LARGE;
+import static dev.raftvertx.client.KvBinaryProtocol.UNAUTHORIZED;
 import static dev.raftvertx.client.KvBinaryProtocol.UNAVAILABLE;
 
 import dev.raftvertx.Committed;
@@ -25,6 +26,9 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.NetServer;
 import io.vertx.core.net.NetServerOptions;
 import io.vertx.core.net.NetSocket;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -51,7 +55,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * threads, and nothing blocks (decoding and encoding are bounded by the frame size). Frames are
  * bounded; a length out of bounds closes the connection; each connection has at most
  * {@code maxInFlight} requests in flight (beyond: OVERLOADED) and stops reading while its
- * socket's write queue is full.
+ * socket's write queue is full. With a key-value token ({@link #kvToken}) a connection must
+ * present it before any op but STATUS.
  */
 public final class KvBinaryServer {
 
@@ -63,6 +68,7 @@ public final class KvBinaryServer {
   private final int maxFrameBytes;
   private int maxInFlight = DEFAULT_MAX_IN_FLIGHT;
   private final Map<String, String> clientAddresses = new ConcurrentHashMap<>();
+  private volatile byte[] kvTokenDigest;
   private volatile Context context;
   private volatile NetServer server;
   private volatile MessageConsumer<JsonObject> events;
@@ -92,6 +98,31 @@ public final class KvBinaryServer {
   public KvBinaryServer clientAddresses(Map<String, String> addresses) {
     clientAddresses.putAll(addresses);
     return this;
+  }
+
+  /**
+   * Requires the key-value token, as {@link KvHttpServer#kvToken} does for HTTP: a connection
+   * must present it (op AUTH) before any op but STATUS. Compared through SHA-256 digests with
+   * {@link MessageDigest#isEqual}.
+   *
+   * @param token the token, or null for an open API
+   * @return a reference to this, so the API can be used fluently
+   * @throws IllegalArgumentException if the token is blank
+   */
+  public KvBinaryServer kvToken(String token) {
+    if (token != null && token.isBlank()) {
+      throw new IllegalArgumentException("the key-value token must not be blank");
+    }
+    this.kvTokenDigest = token == null ? null : digest(token);
+    return this;
+  }
+
+  private static byte[] digest(String token) {
+    try {
+      return MessageDigest.getInstance("SHA-256").digest(token.getBytes(StandardCharsets.UTF_8));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   /**
@@ -216,6 +247,7 @@ public final class KvBinaryServer {
     int inFlight;
     boolean closed;
     boolean paused;
+    boolean authenticated = kvTokenDigest == null;
 
     Connection(NetSocket socket) {
       this.socket = socket;
@@ -245,12 +277,27 @@ public final class KvBinaryServer {
         badRequest(id, e.getMessage());
         return;
       }
-      if (op != KvBinaryProtocol.OP_STATUS && key.isEmpty()) {
+      if (op != KvBinaryProtocol.OP_STATUS && op != KvBinaryProtocol.OP_AUTH && key.isEmpty()) {
         badRequest(id, "the key must not be empty");
         return;
       }
       if ((op == KvBinaryProtocol.OP_PUT || op == KvBinaryProtocol.OP_CAS) && value == null) {
         badRequest(id, "a value is required");
+        return;
+      }
+      if (op == KvBinaryProtocol.OP_AUTH) {
+        authenticated = kvTokenDigest == null || (value != null
+            && MessageDigest.isEqual(digest(value), kvTokenDigest));
+        if (authenticated) {
+          endFrame(frame(id, OK));
+        } else {
+          error(id, UNAUTHORIZED, null, "UNAUTHORIZED", "wrong key-value token; not applied");
+        }
+        return;
+      }
+      if (!authenticated && op != KvBinaryProtocol.OP_STATUS) {
+        error(id, UNAUTHORIZED, null, "UNAUTHORIZED", "this node requires the key-value token"
+            + " (op AUTH first); not applied");
         return;
       }
       if (inFlight >= maxInFlight) {

@@ -296,7 +296,7 @@ public final class KvMain implements Callable<Integer>, NodeControl {
     nodeOptions.put(id, o);
     Future<?> f = startNode(o, port)
         .compose(node -> clientPort == null ? Future.succeededFuture(node)
-            : new KvBinaryServer(vertx, node, o.getMaxEntryBytes() + 1024)
+            : new KvBinaryServer(vertx, node, o.getMaxEntryBytes() + 1024).kvToken(kvToken)
                 .listen(httpHost, clientPort).map(s -> {
                   System.out.println("binary client API on " + httpHost + ":" + s.actualPort());
                   return node;

@@ -91,6 +91,10 @@ class KvBinaryTest {
   }
 
   void startCluster() {
+    startCluster(null);
+  }
+
+  void startCluster(String token) {
     Map<String, String> members = new LinkedHashMap<>();
     for (int i = 1; i <= 3; i++) {
       members.put("n" + i, "local");
@@ -101,7 +105,8 @@ class KvBinaryTest {
           .setMaxEntryBytes(10_000);
       RaftNode node = await(RaftNode.deploy(vertx, o, new KvStateMachine()));
       nodes.put(id, node);
-      KvBinaryServer server = new KvBinaryServer(vertx, node, 20_000).clientAddresses(addresses);
+      KvBinaryServer server = new KvBinaryServer(vertx, node, 20_000).clientAddresses(addresses)
+          .kvToken(token);
       await(server.listen("127.0.0.1", 0));
       servers.add(server);
       addresses.put(id, "127.0.0.1:" + server.actualPort());
@@ -282,6 +287,41 @@ class KvBinaryTest {
     assertEquals("ok", await(c.get("raw")).toString());
     assertNull(await(c.get("k")));
     await(c.close());
+  }
+
+  @Test
+  void aNodeWithATokenServesOnlyConnectionsThatPresentIt() throws Exception {
+    startCluster("s3cret");
+    KvBinaryClient without = client(List.copyOf(addresses.values()));
+    KvClientException e = (KvClientException) failure(without.put("k", Buffer.buffer("v")));
+    assertEquals("UNAUTHORIZED", e.code(), e.toString());
+    assertTrue(e.knownNotApplied());
+    KvBinaryClient wrong = KvBinaryClient.create(vertx, new KvBinaryClientOptions()
+        .setEndpoints(List.copyOf(addresses.values())).setToken("guess"));
+    assertEquals("UNAUTHORIZED", ((KvClientException) failure(wrong.get("k"))).code());
+    KvBinaryClient right = KvBinaryClient.create(vertx, new KvBinaryClientOptions()
+        .setEndpoints(List.copyOf(addresses.values())).setToken("s3cret")
+        .setRetryTimeoutMillis(20_000));
+    assertTrue(await(right.put("k", Buffer.buffer("v"))) > 0);
+    assertEquals("v", await(right.get("k")).toString());
+    assertEquals("v", await(right.get("k", true)).toString());
+    try (RawConnection raw = new RawConnection(addresses.get("n1"))) {
+      raw.send(request(1, KvBinaryProtocol.OP_GET_STALE, "k", null));
+      assertEquals(KvBinaryProtocol.UNAUTHORIZED, raw.answer().status);
+      raw.send(request(2, KvBinaryProtocol.OP_STATUS, "", null));
+      assertEquals(KvBinaryProtocol.OK, raw.answer().status, "STATUS is open, as GET /status");
+      raw.send(request(3, KvBinaryProtocol.OP_AUTH, "", "nope"));
+      assertEquals(KvBinaryProtocol.UNAUTHORIZED, raw.answer().status);
+      raw.send(request(4, KvBinaryProtocol.OP_AUTH, "", "s3cret"));
+      assertEquals(KvBinaryProtocol.OK, raw.answer().status);
+      raw.send(request(5, KvBinaryProtocol.OP_GET_STALE, "k", null));
+      Answer a = raw.answer();
+      assertEquals(5, a.id);
+      assertEquals(KvBinaryProtocol.OK, a.status);
+    }
+    await(without.close());
+    await(wrong.close());
+    await(right.close());
   }
 
   @Test

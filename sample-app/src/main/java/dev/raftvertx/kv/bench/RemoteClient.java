@@ -52,14 +52,15 @@ interface RemoteClient {
    *     connection per operation in flight (a Vert.x HTTP/1.1 server answers a connection's
    *     pipelined requests one after another), HTTP/2 one per 100 streams (the server's default
    *     stream limit), the binary protocol one
-   * @param token the key-value API's token, or null if the nodes require none (HTTP only)
+   * @param token the key-value API's token, or null if the nodes require none
    * @return the client
    */
   static RemoteClient create(Vertx vertx, Protocol protocol, LocalCluster cluster, int inFlight,
       int connections, String token) {
     if (protocol == Protocol.BINARY) {
       KvBinaryClient c = KvBinaryClient.create(vertx, new KvBinaryClientOptions()
-          .setEndpoints(cluster.clientEndpoints()).setConnections(Math.max(1, connections))
+          .setEndpoints(cluster.clientEndpoints()).setToken(token)
+          .setConnections(Math.max(1, connections))
           .setMaxInFlight(Math.max(inFlight, KvBinaryClientOptions.DEFAULT_MAX_IN_FLIGHT)));
       return new RemoteClient() {
         @Override
