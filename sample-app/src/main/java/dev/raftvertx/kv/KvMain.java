@@ -55,6 +55,10 @@ public final class KvMain implements Callable<Integer>, NodeControl {
   @Option(names = "--http-host", defaultValue = "127.0.0.1", description = "HTTP bind address")
   String httpHost;
 
+  @Option(names = "--client-port", description = "port of this node's binary client API"
+      + " (KvBinaryServer; off unless given; with --id only)")
+  Integer clientPort;
+
   @Option(names = "--ui-port", description = "port of the web UI (default 8080 for the embedded"
       + " cluster; off for a single node unless given)")
   Integer uiPort;
@@ -291,6 +295,12 @@ public final class KvMain implements Callable<Integer>, NodeControl {
         .setTransport(RaftOptions.TransportKind.TCP).setJoin(join).setTls(tlsOptions());
     nodeOptions.put(id, o);
     Future<?> f = startNode(o, port)
+        .compose(node -> clientPort == null ? Future.succeededFuture(node)
+            : new KvBinaryServer(vertx, node, o.getMaxEntryBytes() + 1024).kvToken(kvToken)
+                .listen(httpHost, clientPort).map(s -> {
+                  System.out.println("binary client API on " + httpHost + ":" + s.actualPort());
+                  return node;
+                }))
         .compose(node -> benchAgentPort == null ? Future.succeededFuture()
             : dev.raftvertx.kv.bench.BenchAgent.start(vertx, node, httpHost, benchAgentPort))
         .onSuccess(v -> System.out.println("node " + id + " running: http://" + httpHost + ":"

@@ -66,12 +66,14 @@ public final class Bench extends BenchBase implements Callable<Integer> {
   int payload;
 
   @Option(names = "--client-protocol", defaultValue = "HTTP_1_1", description = "remote client:"
-      + " HTTP_1_1 (keep-alive) or HTTP_2 (cleartext, prior knowledge); default ${DEFAULT-VALUE}")
-  KvClientOptions.Protocol protocol;
+      + " HTTP_1_1 (keep-alive), HTTP_2 (cleartext, prior knowledge) or BINARY (the nodes'"
+      + " --client-port: one multiplexed connection); default ${DEFAULT-VALUE}")
+  RemoteClient.Protocol protocol;
 
   @Option(names = "--client-connections", defaultValue = "0", description = "remote client:"
-      + " connections to the leader; default 0: as many as operations in flight (a Vert.x"
-      + " HTTP/1.1 server answers a connection's pipelined requests one after another)")
+      + " connections to the leader; default 0: HTTP/1.1 as many as operations in flight (a Vert.x"
+      + " HTTP/1.1 server answers a connection's pipelined requests one after another), HTTP/2"
+      + " one per 100, BINARY one")
   int connections;
 
   private KvClient client;
@@ -98,6 +100,7 @@ public final class Bench extends BenchBase implements Callable<Integer> {
       cluster.startAll();
       System.out.println("INFO nodes " + cluster.ids() + " pids " + cluster.pids()
           + " http " + cluster.httpEndpoints() + " jvm " + nodeJvmOptions);
+      System.out.println("INFO remote client protocol " + protocol);
       vertx = Vertx.vertx();
       client = KvClient.create(vertx, new KvClientOptions().setEndpoints(cluster.httpEndpoints())
           .setToken(kvToken()).setConnections(4).setPipeliningLimit(1)
@@ -191,20 +194,9 @@ public final class Bench extends BenchBase implements Callable<Integer> {
     return m.equals("remote") ? remote(s) : embedded(s);
   }
 
-  /**
-   * A client for C operations in flight, unless --client-connections says otherwise: HTTP/1.1 a
-   * connection each, HTTP/2 a connection per 100 streams (the server's default stream limit).
-   */
-  private KvClient client(int inFlight) {
-    int n = connections > 0 ? connections
-        : protocol == KvClientOptions.Protocol.HTTP_2 ? (inFlight + 99) / 100 : inFlight;
-    return KvClient.create(vertx, new KvClientOptions().setEndpoints(cluster.httpEndpoints())
-        .setToken(kvToken()).setProtocol(protocol).setConnections(n)
-        .setPipeliningLimit(Math.max(1, (inFlight + n - 1) / n)));
-  }
-
   private ClosedLoop.Measurement remote(LoadSpec s) throws Exception {
-    KvClient load = client(s.clients());
+    RemoteClient load = RemoteClient.create(vertx, protocol, cluster, s.clients(), connections,
+        kvToken());
     try {
       Buffer value = Buffer.buffer(LoadSpec.value(s.payload()));
       ClosedLoop.Operation operation = s.write()

@@ -21,9 +21,15 @@ import java.util.concurrent.TimeUnit;
 final class LocalCluster implements AutoCloseable {
 
   /** One node's ports and files. */
-  record Node(String id, int httpPort, int bridgePort, int agentPort, Path dataDir, Path log) {
+  record Node(String id, int httpPort, int bridgePort, int agentPort, int clientPort,
+      Path dataDir, Path log) {
     String http() {
       return "127.0.0.1:" + httpPort;
+    }
+
+    /** @return the address of the node's binary client API */
+    String client() {
+      return "127.0.0.1:" + clientPort;
     }
   }
 
@@ -48,11 +54,11 @@ final class LocalCluster implements AutoCloseable {
     this.work = work;
     this.jvmOptions = List.copyOf(jvmOptions);
     this.nodeArgs = List.copyOf(nodeArgs);
-    int[] ports = freePorts(3 * size);
+    int[] ports = freePorts(4 * size);
     StringBuilder sb = new StringBuilder();
     for (int i = 0; i < size; i++) {
       String id = "n" + (i + 1);
-      Node n = new Node(id, ports[3 * i], ports[3 * i + 1], ports[3 * i + 2],
+      Node n = new Node(id, ports[4 * i], ports[4 * i + 1], ports[4 * i + 2], ports[4 * i + 3],
           work.resolve(id), work.resolve(id + ".log"));
       nodes.put(id, n);
       sb.append(i == 0 ? "" : ",").append(id).append("=127.0.0.1:").append(n.bridgePort());
@@ -90,6 +96,11 @@ final class LocalCluster implements AutoCloseable {
   /** @return the HTTP address ("127.0.0.1:port") of every node */
   List<String> httpEndpoints() {
     return nodes.values().stream().map(Node::http).toList();
+  }
+
+  /** @return the binary client address ("127.0.0.1:port") of every node */
+  List<String> clientEndpoints() {
+    return nodes.values().stream().map(Node::client).toList();
   }
 
   /**
@@ -139,7 +150,8 @@ final class LocalCluster implements AutoCloseable {
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), KvMain.class.getName(),
         "--id", id, "--peers", peers, "--http-port", String.valueOf(n.httpPort()),
         "--data-dir", n.dataDir().toString(), "--cluster-id", "raft-bench",
-        "--admin-token", adminToken, "--bench-agent-port", String.valueOf(n.agentPort())));
+        "--admin-token", adminToken, "--bench-agent-port", String.valueOf(n.agentPort()),
+        "--client-port", String.valueOf(n.clientPort())));
     cmd.addAll(nodeArgs);
     // Standard input stays a pipe from this process: the node's agent exits when it closes.
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)

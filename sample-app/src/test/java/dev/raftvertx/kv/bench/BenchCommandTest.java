@@ -128,6 +128,29 @@ class BenchCommandTest {
   }
 
   @Test
+  void binaryClientProtocolWritesAndReads() throws Exception {
+    BenchProcess bench = new BenchProcess(work, "--duration", "1", "--warmup", "1",
+        "--initial-warmup", "0", "--clients", "4", "--op", "both", "--consistency",
+        "linearizable", "--mode", "remote", "--client-protocol", "BINARY");
+    int code = bench.await(90);
+    String out = bench.output();
+    assertEquals(0, code, out);
+    assertTrue(out.contains("INFO remote client protocol BINARY"), out);
+    List<String> results = bench.lines.stream().filter(l -> l.startsWith("RESULT")).toList();
+    assertEquals(2, results.size(), out);
+    Pattern ops = Pattern.compile("^RESULT system=raft-vertx mode=remote op=(write|read)"
+        + " consistency=(-|linearizable) nodes=3 clients=4 payload=100 ops_per_s=(\\d+) .*"
+        + " errors=(\\d+) .*$");
+    for (String r : results) {
+      Matcher m = ops.matcher(r);
+      assertTrue(m.matches(), "malformed: " + r);
+      assertTrue(Long.parseLong(m.group(3)) > 0, "no operation measured: " + r);
+    }
+    assertTrue(results.get(0).contains("op=write") && results.get(1).contains("op=read"), out);
+    assertNothingLeft(bench.nodePids(), work, out);
+  }
+
+  @Test
   void sigtermInTheMiddleStopsTheNodesAndDeletesTheWorkDirectory() throws Exception {
     BenchProcess bench = new BenchProcess(work, "--duration", "60", "--warmup", "0",
         "--initial-warmup", "0", "--clients", "1", "--op", "write", "--mode", "remote");
