@@ -287,10 +287,15 @@ public final class Nemesis {
     }
     return () -> {
       for (String id : faulted) {
-        // a node killed meanwhile came back without faults; a paused one answers once resumed
+        // a node killed meanwhile came back without faults; a paused one is cleared by healAll
+        if (!cluster.hasMessageFaults(id)) {
+          log("messages " + id + " healed (restarted since, without faults)");
+          continue;
+        }
         String error = cluster.isAlive(id) && !cluster.isPaused(id)
-            ? cluster.clearMessageFaults(id) : null;
-        log("messages " + id + " healed" + (error == null ? "" : " NOT CLEARED: " + error));
+            ? cluster.clearMessageFaults(id) : "not running";
+        log("messages " + id + " healed" + (error == null ? ""
+            : " NOT CLEARED (" + error + "), cleared at heal all"));
       }
     };
   }

@@ -146,6 +146,11 @@ public final class NodeProcesses implements AutoCloseable {
     messageFaulted.remove(id); // a new process starts without faults
   }
 
+  /** @return true if the node's running process has message faults set */
+  public synchronized boolean hasMessageFaults(String id) {
+    return messageFaulted.contains(id);
+  }
+
   /** @return the admin token every node is started with */
   public String adminToken() {
     return adminToken;
