@@ -143,6 +143,15 @@ public final class RaftCore {
   /** Messages held until the write with the given sequence number is durable, in order. */
   private final ArrayDeque<HeldMessage> heldMessages = new ArrayDeque<>();
 
+  /** How many forwarded proposals per sender {@link #answeredProposals} remembers. */
+  static final int REMEMBERED_PROPOSALS = 1024;
+  /**
+   * The answers given to recent forwarded proposals, by sender and request id: a
+   * {@link ProposeRequest} the network delivers twice is answered again, never appended twice
+   * (a forwarded command without a session would otherwise be applied twice).
+   */
+  private final Map<String, Map<Long, ProposeResult>> answeredProposals = new HashMap<>();
+
   // ---- outputs, drained by ready() ----
   private final List<Message> outbox = new ArrayList<>();
   private final List<StorageWrite> writesOut = new ArrayList<>();
@@ -668,7 +677,18 @@ public final class RaftCore {
 
   private void stepClientMessage(Message m) {
     if (m instanceof ProposeRequest pr) {
-      ProposeResult r = propose(pr.type(), pr.session(), pr.sequence(), pr.data());
+      Map<Long, ProposeResult> answered = answeredProposals.computeIfAbsent(pr.from(),
+          from -> new LinkedHashMap<>(16, 0.75f, false) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<Long, ProposeResult> eldest) {
+              return size() > REMEMBERED_PROPOSALS;
+            }
+          });
+      ProposeResult r = answered.get(pr.requestId());
+      if (r == null) {
+        r = propose(pr.type(), pr.session(), pr.sequence(), pr.data());
+        answered.put(pr.requestId(), r);
+      }
       outbox.add(new ProposeResponse(currentTerm, id, pr.from(), pr.requestId(), r.status(),
           r.index(), r.term(), leaderId));
     } else if (m instanceof ProposeResponse pr) {

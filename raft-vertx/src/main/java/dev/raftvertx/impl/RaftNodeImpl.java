@@ -88,7 +88,12 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
   /** Why the node halted (storage failure, state machine failure), or null. */
   private volatile String haltReason;
 
-  private long nextRequestId;
+  /**
+   * Ids of forwarded proposals and reads. They start from the clock so that a restarted node does
+   * not reuse the ids of its previous run, which the leader remembers to answer a duplicated
+   * proposal again rather than append it twice.
+   */
+  private long nextRequestId = System.currentTimeMillis() << 20;
   private final Map<Long, PendingRead> reads = new HashMap<>();
   private final Map<Long, Applier.Completion> forwarded = new HashMap<>();
   /** Deadlines of requests, oldest first: a request not answered by then fails with TIMEOUT. */

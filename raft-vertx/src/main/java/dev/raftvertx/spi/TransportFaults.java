@@ -11,7 +11,9 @@ import java.util.Set;
  *   <li>partitions and cuts are checked both when this transport sends and when it receives, so
  *       setting them on one side suffices: {@code partition("b")} on node a's transport stops
  *       a&rarr;b and b&rarr;a; {@code partition(ownId)} cuts the node off from everyone;</li>
- *   <li>the drop fraction and the delay apply to messages this transport sends.</li>
+ *   <li>the drop fraction, the duplicate fraction, the delay and its jitter apply to messages
+ *       this transport sends. A jitter lets later messages overtake earlier ones: each message
+ *       (and each copy of a duplicated one) is held for its own random time.</li>
  * </ul>
  * A message dropped by a fault is counted like any other lost message; it is never an error.
  */
@@ -63,7 +65,25 @@ public interface TransportFaults {
    */
   void delayMillis(long millis);
 
-  /** Removes every fault: partitions, cuts, drop fraction and delay. */
+  /**
+   * Sends a random fraction of outgoing messages twice (each copy then goes through the delay
+   * and jitter on its own, so the copies may arrive apart and out of order).
+   *
+   * @param fraction from 0 (none, the default) to 1 (all)
+   * @throws IllegalArgumentException if not within [0, 1]
+   */
+  void duplicateFraction(double fraction);
+
+  /**
+   * Adds to the delay of every outgoing message a random time, uniform in [0, maxMillis], drawn
+   * for each message: messages then overtake each other, which reorders them.
+   *
+   * @param maxMillis the largest extra delay, 0 (the default) for none
+   * @throws IllegalArgumentException if negative
+   */
+  void delayJitterMillis(long maxMillis);
+
+  /** Removes every fault: partitions, cuts, drop and duplicate fractions, delay and jitter. */
   void clearFaults();
 
   /** @return the nodes currently partitioned by {@link #partition(String...)} */

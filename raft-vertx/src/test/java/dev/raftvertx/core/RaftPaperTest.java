@@ -931,6 +931,37 @@ class RaftPaperTest {
     }
 
     /**
+     * A forwarded proposal the network delivers twice, even late, is appended once: the leader
+     * answers the duplicate with the first answer (a command without a session would otherwise be
+     * applied twice; found by the Jepsen-style suite's message duplication). Another request
+     * with the same payload is a proposal of its own.
+     */
+    @Test
+    void aDuplicatedForwardedProposalIsAppendedOnce() {
+      TestCluster c = TestCluster.of(plain(), "n1", "n2", "n3");
+      c.elect("n1");
+      c.stabilize();
+      assertTrue(c.node("n2").forward(5, EntryType.COMMAND, 0, 0, new byte[] {7}));
+      Message request = c.pending().stream().filter(m -> m instanceof Message.ProposeRequest)
+          .findFirst().orElseThrow();
+      c.stabilize();
+      c.node("n1").step(request); // the late copy
+      c.stabilize();
+      List<Ready.Forwarded> answers = c.forwarded.get("n2");
+      assertEquals(2, answers.size(), "both copies are answered");
+      assertEquals(answers.get(0), answers.get(1), "with the same answer");
+      assertTrue(answers.get(0).result().appended());
+      java.util.function.ToLongFunction<String> sevens = id -> c.node(id).entriesFrom(1).stream()
+          .filter(e -> e.type() == EntryType.COMMAND && java.util.Arrays.equals(e.data(),
+              new byte[] {7})).count();
+      assertEquals(1, sevens.applyAsLong("n1"), "appended once");
+      assertTrue(c.node("n2").forward(6, EntryType.COMMAND, 0, 0, new byte[] {7}));
+      c.stabilize();
+      assertEquals(2, sevens.applyAsLong("n1"), "a new request id is a new proposal");
+      assertEquals(2, sevens.applyAsLong("n2"));
+    }
+
+    /**
      * Backpressure: past the bound on uncommitted entries a proposal fails fast, and an entry above
      * the size limit is refused; neither is appended.
      *

@@ -3,6 +3,7 @@ package dev.raftvertx.kv;
 import dev.raftvertx.Committed;
 import dev.raftvertx.RaftException;
 import dev.raftvertx.RaftNode;
+import dev.raftvertx.spi.TransportFaults;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
@@ -40,7 +41,16 @@ import java.security.NoSuchAlgorithmException;
  *       /cluster/members} {@code {"id", "address"}} adds a voter (learner first, promoted once
  *       caught up; answers when it is a voter), {@code DELETE /cluster/members/{id}} removes one,
  *       {@code POST /cluster/leader} {@code {"id"}} transfers leadership. Call them on the leader
- *       (a follower answers 503 naming the leader).
+ *       (a follower answers 503 naming the leader). {@code POST /admin/faults} sets message-level
+ *       faults on this node's outbound Raft traffic through its transport's
+ *       {@link dev.raftvertx.spi.TransportFaults}: {@code {"drop": 0..1, "duplicate": 0..1,
+ *       "delayMs": n, "delayMaxMs": m}}, every field optional and 0 when absent; each message is
+ *       dropped with probability {@code drop}, sent twice with probability {@code duplicate},
+ *       and held for a time drawn uniformly from [delayMs, max(delayMs, delayMaxMs)] (so
+ *       messages overtake each other); delays at most 60000 ms. It answers 200 with the faults
+ *       now set, 400 on bad JSON, an unknown field or a value out of range.
+ *       {@code DELETE /admin/faults} clears every fault of the transport (partitions included).
+ *       For tests (the Jepsen-style suite): it works inside TLS, where a proxy cannot.
  * </ul>
  * With a key-value token ({@link #kvToken}) the {@code /kv} and {@code /sessions} endpoints
  * require {@code Authorization: Bearer <token>} too, and answer 401 with
@@ -115,6 +125,9 @@ public final class KvHttpServer {
       router.route("/sessions*").handler(ctx -> requireToken(ctx, kvTokenDigest, "kv",
           "key-value token"));
     }
+    // before the body is read, as for the key-value token
+    router.route("/admin/*").handler(ctx -> requireToken(ctx, adminTokenDigest, null,
+        "admin token"));
     // The API reads raw bodies and JSON, never form attributes: not merging them into the
     // parameters keeps BodyHandler from decoding the query string when the request ends, where
     // a bad escape in it threw outside any handler and left the request unanswered for ever.
@@ -146,6 +159,16 @@ public final class KvHttpServer {
         return;
       }
       admin(ctx, node.transferLeadership(id), new JsonObject().put("leader", id));
+    });
+    router.post("/admin/faults").handler(this::setFaults);
+    router.delete("/admin/faults").handler(ctx -> {
+      TransportFaults faults = node.faults();
+      if (faults == null) {
+        error(ctx, 501, "this node's transport has no fault hook", "NOT_SUPPORTED", null);
+        return;
+      }
+      faults.clearFaults();
+      json(ctx, 200, new JsonObject().put("cleared", true));
     });
     router.get("/status").handler(ctx -> node.status().onComplete(ar -> {
       if (ar.succeeded()) {
@@ -259,6 +282,78 @@ public final class KvHttpServer {
       return;
     }
     admin(ctx, node.addVoter(id, address), new JsonObject().put("added", id));
+  }
+
+  /** Largest delay {@code POST /admin/faults} accepts, in milliseconds. */
+  static final long MAX_FAULT_DELAY_MILLIS = 60_000;
+
+  private static final java.util.Set<String> FAULT_FIELDS =
+      java.util.Set.of("drop", "duplicate", "delayMs", "delayMaxMs");
+
+  private void setFaults(RoutingContext ctx) {
+    TransportFaults faults = node.faults();
+    if (faults == null) {
+      error(ctx, 501, "this node's transport has no fault hook", "NOT_SUPPORTED", null);
+      return;
+    }
+    JsonObject req = jsonBody(ctx);
+    String usage = "expected JSON {\"drop\": 0..1, \"duplicate\": 0..1, \"delayMs\": 0.."
+        + MAX_FAULT_DELAY_MILLIS + ", \"delayMaxMs\": 0.." + MAX_FAULT_DELAY_MILLIS
+        + "}, every field optional";
+    if (req == null) {
+      error(ctx, 400, usage, "BAD_REQUEST", "not_applied");
+      return;
+    }
+    for (String field : req.fieldNames()) {
+      if (!FAULT_FIELDS.contains(field)) {
+        error(ctx, 400, "unknown field '" + field + "'; " + usage, "BAD_REQUEST", "not_applied");
+        return;
+      }
+    }
+    double drop;
+    double duplicate;
+    long delay;
+    long delayMax;
+    try {
+      drop = fraction(req, "drop");
+      duplicate = fraction(req, "duplicate");
+      delay = millis(req, "delayMs");
+      delayMax = millis(req, "delayMaxMs");
+    } catch (IllegalArgumentException e) {
+      error(ctx, 400, e.getMessage() + "; " + usage, "BAD_REQUEST", "not_applied");
+      return;
+    }
+    long jitter = Math.max(0, delayMax - delay);
+    faults.dropFraction(drop);
+    faults.duplicateFraction(duplicate);
+    faults.delayMillis(delay);
+    faults.delayJitterMillis(jitter);
+    json(ctx, 200, new JsonObject().put("drop", drop).put("duplicate", duplicate)
+        .put("delayMs", delay).put("delayMaxMs", delay + jitter));
+  }
+
+  private static double fraction(JsonObject req, String field) {
+    Object v = req.getValue(field);
+    if (v == null) {
+      return 0;
+    }
+    if (!(v instanceof Number n) || !(n.doubleValue() >= 0 && n.doubleValue() <= 1)) {
+      throw new IllegalArgumentException("'" + field + "' must be a number within [0, 1]: " + v);
+    }
+    return n.doubleValue();
+  }
+
+  private static long millis(JsonObject req, String field) {
+    Object v = req.getValue(field);
+    if (v == null) {
+      return 0;
+    }
+    if (!(v instanceof Number n) || n.doubleValue() != Math.rint(n.doubleValue())
+        || n.doubleValue() < 0 || n.doubleValue() > MAX_FAULT_DELAY_MILLIS) {
+      throw new IllegalArgumentException("'" + field + "' must be a whole number of milliseconds"
+          + " within [0, " + MAX_FAULT_DELAY_MILLIS + "]: " + v);
+    }
+    return n.longValue();
   }
 
   private void admin(RoutingContext ctx, Future<Void> f, JsonObject answer) {

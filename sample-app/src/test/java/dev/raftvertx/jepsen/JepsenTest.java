@@ -76,6 +76,12 @@ class JepsenTest {
 
   @Test
   @Timeout(value = 20, unit = java.util.concurrent.TimeUnit.MINUTES)
+  void messages3(TestInfo info) throws Exception {
+    run(info, 3, Nemesis.Schedule.MESSAGES);
+  }
+
+  @Test
+  @Timeout(value = 20, unit = java.util.concurrent.TimeUnit.MINUTES)
   void mixed3(TestInfo info) throws Exception {
     run(info, 3, Nemesis.Schedule.MIXED);
   }

@@ -25,9 +25,19 @@ public final class Nemesis {
     PAUSE,
     /** Network partitions: majority/minority, isolated leader, a bridge node, one-way links. */
     PARTITION,
+    /**
+     * Message-level faults inside the nodes' transports ({@code POST /admin/faults}): on a few
+     * random nodes, a random fraction of outbound Raft messages is dropped, another is sent
+     * twice, and each message is held for a random time so that messages overtake each other.
+     */
+    MESSAGES,
     /** All of the above and slow links, sometimes two faults at once. */
     MIXED
   }
+
+  /** The kinds MIXED draws from. */
+  private static final Schedule[] MIXED_KINDS = {
+      Schedule.KILL, Schedule.PAUSE, Schedule.PARTITION, Schedule.MESSAGES};
 
   private final NodeProcesses cluster;
   private final FaultProxy proxy;
@@ -88,13 +98,14 @@ public final class Nemesis {
       int faults = schedule == Schedule.MIXED && rnd.nextInt(3) == 0 ? 2 : 1;
       for (int i = 0; i < faults; i++) {
         Schedule kind = schedule != Schedule.MIXED ? schedule
-            : Schedule.values()[rnd.nextInt(3)];
+            : MIXED_KINDS[rnd.nextInt(MIXED_KINDS.length)];
         if (schedule == Schedule.MIXED && rnd.nextInt(5) == 0) {
           heals.add(slowLinks());
         } else {
           heals.add(switch (kind) {
             case KILL -> kill();
             case PAUSE -> pause();
+            case MESSAGES -> messages();
             default -> partition();
           });
         }
@@ -237,6 +248,55 @@ public final class Nemesis {
         proxy.set(link[0], link[1], Mode.PASS);
       }
       log("heal partition");
+    };
+  }
+
+  /**
+   * Message faults on one node, several, or all: each gets loss, duplication, reordering (a
+   * random delay per message) or all three, with random strengths.
+   */
+  private Runnable messages() {
+    List<String> ids = new ArrayList<>(running());
+    Collections.shuffle(ids, rnd);
+    List<String> targets = ids.subList(0, Math.min(ids.size(), 1 + rnd.nextInt(ids.size() + 1)));
+    String leader = cluster.leader();
+    List<String> faulted = new ArrayList<>();
+    for (String id : targets) {
+      int kind = rnd.nextInt(4); // 0 loss, 1 duplication, 2 reordering, 3 all three
+      double drop = kind == 0 || kind == 3 ? (5 + rnd.nextInt(26)) / 100.0 : 0;
+      double duplicate = kind == 1 || kind == 3 ? (5 + rnd.nextInt(46)) / 100.0 : 0;
+      long delayMax = kind == 2 || kind == 3 ? 5 + rnd.nextInt(76) : 0;
+      io.vertx.core.json.JsonObject faults = new io.vertx.core.json.JsonObject()
+          .put("drop", drop).put("duplicate", duplicate).put("delayMs", 0)
+          .put("delayMaxMs", delayMax);
+      String what = String.format("%s%s: drop %.2f, duplicate %.2f, delay 0-%d ms", id,
+          id.equals(leader) ? " (leader)" : "", drop, duplicate, delayMax);
+      String error = cluster.setMessageFaults(id, faults);
+      if (error != null) {
+        log("messages " + what + " NOT SET: " + error);
+        continue;
+      }
+      faulted.add(id);
+      count(switch (kind) {
+        case 0 -> "messages-drop";
+        case 1 -> "messages-duplicate";
+        case 2 -> "messages-reorder";
+        default -> "messages-all";
+      });
+      log("messages " + what);
+    }
+    return () -> {
+      for (String id : faulted) {
+        // a node killed meanwhile came back without faults; a paused one is cleared by healAll
+        if (!cluster.hasMessageFaults(id)) {
+          log("messages " + id + " healed (restarted since, without faults)");
+          continue;
+        }
+        String error = cluster.isAlive(id) && !cluster.isPaused(id)
+            ? cluster.clearMessageFaults(id) : "not running";
+        log("messages " + id + " healed" + (error == null ? ""
+            : " NOT CLEARED (" + error + "), cleared at heal all"));
+      }
     };
   }
 

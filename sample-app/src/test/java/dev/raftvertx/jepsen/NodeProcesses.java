@@ -26,7 +26,10 @@ import java.util.concurrent.TimeUnit;
  * A cluster of sample-app processes (one JVM per node, started from the test classpath) talking
  * over the TCP bridge on 127.0.0.1 through a {@link FaultProxy}: each node's {@code --peers}
  * names its own real bridge port for itself and, for every other node, the proxy port of the
- * directed link from it to that node.
+ * directed link from it to that node. Every node is started with the same admin token, with
+ * which {@link #setMessageFaults} reaches each node's transport fault hook through
+ * {@code POST /admin/faults}: message loss, duplication and reordering, which a proxy cannot
+ * inject into the (possibly TLS) byte stream.
  */
 public final class NodeProcesses implements AutoCloseable {
 
@@ -36,6 +39,9 @@ public final class NodeProcesses implements AutoCloseable {
   private final Map<String, String> peersArgs = new LinkedHashMap<>();
   private final Map<String, Process> processes = new LinkedHashMap<>();
   private final Set<String> paused = new HashSet<>();
+  /** Nodes whose running process has message faults set. */
+  private final Set<String> messageFaulted = new HashSet<>();
+  private final String adminToken = "jepsen-" + java.util.UUID.randomUUID();
   private final Path dir;
   private final String clusterId;
   private final List<String> extraArgs;
@@ -128,7 +134,8 @@ public final class NodeProcesses implements AutoCloseable {
         "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
         KvMain.class.getName(), "--id", id, "--peers", peersArgs.get(id),
         "--http-port", String.valueOf(httpPorts.get(id)),
-        "--data-dir", dir.resolve("data").resolve(id).toString(), "--cluster-id", clusterId));
+        "--data-dir", dir.resolve("data").resolve(id).toString(), "--cluster-id", clusterId,
+        "--admin-token", adminToken));
     cmd.addAll(extraArgs);
     Files.writeString(log(id), "=== start " + Instant.now() + "\n", StandardOpenOption.CREATE,
         StandardOpenOption.APPEND);
@@ -136,6 +143,68 @@ public final class NodeProcesses implements AutoCloseable {
         .redirectOutput(ProcessBuilder.Redirect.appendTo(log(id).toFile())).start();
     processes.put(id, p);
     paused.remove(id);
+    messageFaulted.remove(id); // a new process starts without faults
+  }
+
+  /** @return true if the node's running process has message faults set */
+  public synchronized boolean hasMessageFaults(String id) {
+    return messageFaulted.contains(id);
+  }
+
+  /** @return the admin token every node is started with */
+  public String adminToken() {
+    return adminToken;
+  }
+
+  /**
+   * Sets message-level faults on a node's outbound Raft traffic ({@code POST /admin/faults}).
+   *
+   * @param id a running node
+   * @param faults {@code {"drop", "duplicate", "delayMs", "delayMaxMs"}}
+   * @return null if set, else why not
+   */
+  public String setMessageFaults(String id, JsonObject faults) {
+    String error = admin(id, "POST", faults.encode());
+    if (error == null) {
+      synchronized (this) {
+        messageFaulted.add(id);
+      }
+    }
+    return error;
+  }
+
+  /**
+   * Clears every transport fault of a node ({@code DELETE /admin/faults}).
+   *
+   * @param id a running node
+   * @return null if cleared, else why not
+   */
+  public String clearMessageFaults(String id) {
+    String error = admin(id, "DELETE", null);
+    if (error == null) {
+      synchronized (this) {
+        messageFaulted.remove(id);
+      }
+    }
+    return error;
+  }
+
+  private String admin(String id, String method, String body) {
+    try {
+      HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+          + httpPorts.get(id) + "/admin/faults")).timeout(Duration.ofSeconds(2))
+          .header("Authorization", "Bearer " + adminToken)
+          .header("Content-Type", "application/json")
+          .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+              : HttpRequest.BodyPublishers.ofString(body)).build(),
+          HttpResponse.BodyHandlers.ofString());
+      return r.statusCode() == 200 ? null : r.statusCode() + " " + r.body();
+    } catch (IOException | RuntimeException e) {
+      return String.valueOf(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return String.valueOf(e);
+    }
   }
 
   /** @return true if the node's process is alive (running or paused) */
@@ -271,7 +340,12 @@ public final class NodeProcesses implements AutoCloseable {
         + dir);
   }
 
-  /** Resumes paused nodes, restarts dead ones and heals every link. */
+  /**
+   * Resumes paused nodes, restarts dead ones, heals every link and clears the message faults
+   * still set on a node.
+   *
+   * @throws IllegalStateException if a node's message faults could not be cleared in 10 s
+   */
   public void healAll() throws IOException, InterruptedException {
     proxy.healAll();
     for (String id : ids) {
@@ -280,6 +354,26 @@ public final class NodeProcesses implements AutoCloseable {
       }
       if (!isAlive(id)) {
         start(id);
+      }
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    for (String id : ids) {
+      String error;
+      while (true) {
+        synchronized (this) {
+          if (!messageFaulted.contains(id)) {
+            break;
+          }
+        }
+        error = clearMessageFaults(id);
+        if (error == null) {
+          break;
+        }
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException("cannot clear the message faults of " + id + ": "
+              + error);
+        }
+        Thread.sleep(200);
       }
     }
   }

@@ -248,6 +248,68 @@ class KvHttpTest {
   }
 
   @Test
+  void faultEndpointRequiresTheTokenValidatesAndInjectsMessageFaults() {
+    startCluster(3, 1000);
+    String leader = leader();
+    Buffer dropAll = Buffer.buffer("{\"drop\": 1}");
+    HttpResponse<Buffer> none = send(leader, "POST", "/admin/faults", dropAll, Map.of());
+    assertEquals(401, none.statusCode());
+    assertEquals("Bearer", none.getHeader("WWW-Authenticate"));
+    assertEquals("UNAUTHORIZED", none.bodyAsJsonObject().getString("code"));
+    assertEquals(401, send(leader, "POST", "/admin/faults", dropAll,
+        Map.of("Authorization", "Bearer wrong")).statusCode());
+    assertEquals(401, send(leader, "DELETE", "/admin/faults", null, Map.of()).statusCode());
+    Map<String, String> auth = Map.of("Authorization", "Bearer " + TOKEN,
+        "Content-Type", "application/json");
+    for (String bad : List.of("", "not json", "[1]", "{\"drop\": 1.5}", "{\"drop\": -0.1}",
+        "{\"drop\": \"0.5\"}", "{\"duplicate\": 2}", "{\"delayMs\": -1}",
+        "{\"delayMs\": 1.5}", "{\"delayMaxMs\": 60001}", "{\"reorder\": true}")) {
+      HttpResponse<Buffer> r = send(leader, "POST", "/admin/faults", Buffer.buffer(bad), auth);
+      assertEquals(400, r.statusCode(), bad + ": " + r.bodyAsString());
+      assertEquals("BAD_REQUEST", r.bodyAsJsonObject().getString("code"), bad);
+    }
+    // nothing was set by the refused requests: writes still go through
+    assertEquals(200, send(leader, "PUT", "/kv/a", "1").statusCode());
+
+    // every message the leader sends is lost: it can no longer commit
+    HttpResponse<Buffer> set = send(leader, "POST", "/admin/faults", dropAll, auth);
+    assertEquals(200, set.statusCode(), set.bodyAsString());
+    assertEquals(new JsonObject().put("drop", 1.0).put("duplicate", 0.0).put("delayMs", 0)
+        .put("delayMaxMs", 0), set.bodyAsJsonObject());
+    HttpResponse<Buffer> lost = send(leader, "PUT", "/kv/b", "2");
+    assertEquals(503, lost.statusCode(), lost.bodyAsString());
+    HttpResponse<Buffer> cleared = send(leader, "DELETE", "/admin/faults", null, auth);
+    assertEquals(200, cleared.statusCode(), cleared.bodyAsString());
+    HttpResponse<Buffer> put = send(leader(), "PUT", "/kv/b", "3");
+    for (int i = 0; i < 50 && put.statusCode() == 503; i++) {
+      put = send(leader(), "PUT", "/kv/b", "3"); // the leader may be changing
+    }
+    assertEquals(200, put.statusCode(), put.bodyAsString());
+
+    // duplicated and reordered messages on every node: the cluster keeps its answers right
+    for (String id : nodes.keySet()) {
+      HttpResponse<Buffer> r = send(id, "POST", "/admin/faults",
+          Buffer.buffer("{\"duplicate\": 0.5, \"delayMs\": 1, \"delayMaxMs\": 20}"), auth);
+      assertEquals(200, r.statusCode(), r.bodyAsString());
+      assertEquals(20, r.bodyAsJsonObject().getLong("delayMaxMs"));
+    }
+    int ok = 0;
+    for (int i = 0; i < 20; i++) {
+      HttpResponse<Buffer> w = send("n" + (1 + i % 3), "PUT", "/kv/c", "v" + i);
+      if (w.statusCode() == 200) {
+        ok++;
+        HttpResponse<Buffer> r = send("n" + (1 + (i + 1) % 3), "GET", "/kv/c", null);
+        assertEquals(200, r.statusCode(), r.bodyAsString());
+        assertEquals("v" + i, r.bodyAsString(), "a linearizable read sees the last write");
+      }
+    }
+    assertTrue(ok >= 10, "most writes succeed under duplication and reordering: " + ok);
+    for (String id : nodes.keySet()) {
+      assertEquals(200, send(id, "DELETE", "/admin/faults", null, auth).statusCode());
+    }
+  }
+
+  @Test
   void overloadedLeaderAnswers429() {
     startCluster(1, 1);
     leader();

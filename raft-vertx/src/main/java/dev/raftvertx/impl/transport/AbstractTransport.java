@@ -195,21 +195,30 @@ public abstract class AbstractTransport implements Transport, TransportFaults {
         metrics.droppedByFaults.increment();
         return;
       }
-      long delay = faults.delayMillis();
-      if (delay == 0) {
-        transmit(toNodeId, message);
-      } else if (delayed.incrementAndGet() > MAX_DELAYED) {
-        delayed.decrementAndGet();
-        metrics.droppedByFaults.increment();
-      } else {
-        vertx.setTimer(delay, id -> {
-          delayed.decrementAndGet();
-          transmitSafely(toNodeId, message);
-        });
+      if (faults.duplicatesAtRandom()) {
+        metrics.duplicatedByFaults.increment();
+        transmitAfterDelay(toNodeId, message);
       }
+      transmitAfterDelay(toNodeId, message);
     } catch (RuntimeException e) {
       metrics.sendFailures.increment();
       warn("failed to send to " + toNodeId + ": " + e);
+    }
+  }
+
+  /** Transmits now, or after the delay fault's time for this message (one copy of it). */
+  private void transmitAfterDelay(String toNodeId, Message message) {
+    long delay = faults.delayMillis();
+    if (delay == 0) {
+      transmit(toNodeId, message);
+    } else if (delayed.incrementAndGet() > MAX_DELAYED) {
+      delayed.decrementAndGet();
+      metrics.droppedByFaults.increment();
+    } else {
+      vertx.setTimer(delay, id -> {
+        delayed.decrementAndGet();
+        transmitSafely(toNodeId, message);
+      });
     }
   }
 
@@ -404,6 +413,16 @@ public abstract class AbstractTransport implements Transport, TransportFaults {
   @Override
   public final void delayMillis(long millis) {
     faults.delayMillis(millis);
+  }
+
+  @Override
+  public final void duplicateFraction(double fraction) {
+    faults.duplicateFraction(fraction);
+  }
+
+  @Override
+  public final void delayJitterMillis(long maxMillis) {
+    faults.delayJitterMillis(maxMillis);
   }
 
   @Override

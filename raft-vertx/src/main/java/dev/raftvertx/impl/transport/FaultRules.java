@@ -19,6 +19,8 @@ final class FaultRules implements TransportFaults {
   private volatile Set<Link> cuts = Set.of();
   private volatile double dropFraction;
   private volatile long delayMillis;
+  private volatile double duplicateFraction;
+  private volatile long delayJitterMillis;
 
   @Override
   public synchronized void partition(String... nodeIds) {
@@ -65,11 +67,29 @@ final class FaultRules implements TransportFaults {
   }
 
   @Override
+  public void duplicateFraction(double fraction) {
+    if (!(fraction >= 0 && fraction <= 1)) {
+      throw new IllegalArgumentException("duplicate fraction must be within [0, 1]: " + fraction);
+    }
+    duplicateFraction = fraction;
+  }
+
+  @Override
+  public void delayJitterMillis(long maxMillis) {
+    if (maxMillis < 0) {
+      throw new IllegalArgumentException("delay jitter must not be negative: " + maxMillis);
+    }
+    delayJitterMillis = maxMillis;
+  }
+
+  @Override
   public synchronized void clearFaults() {
     partitioned = Set.of();
     cuts = Set.of();
     dropFraction = 0;
     delayMillis = 0;
+    duplicateFraction = 0;
+    delayJitterMillis = 0;
   }
 
   @Override
@@ -93,8 +113,19 @@ final class FaultRules implements TransportFaults {
     return f > 0 && (f >= 1 || ThreadLocalRandom.current().nextDouble() < f);
   }
 
-  /** @return the delay of outgoing messages in milliseconds, 0 for none */
+  /** @return true if the next outgoing message is to be sent twice */
+  boolean duplicatesAtRandom() {
+    double f = duplicateFraction;
+    return f > 0 && (f >= 1 || ThreadLocalRandom.current().nextDouble() < f);
+  }
+
+  /**
+   * @return the delay of the next outgoing message in milliseconds, 0 for none: the fixed delay
+   *     plus, with a jitter, a random time in [0, jitter] drawn for this message
+   */
   long delayMillis() {
-    return delayMillis;
+    long jitter = delayJitterMillis;
+    long delay = delayMillis;
+    return jitter == 0 ? delay : delay + ThreadLocalRandom.current().nextLong(jitter + 1);
   }
 }

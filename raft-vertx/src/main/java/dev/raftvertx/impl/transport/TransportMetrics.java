@@ -5,14 +5,16 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Counters of one transport, updated from any thread. Every message handed to
- * {@code send} ends in exactly one of: sent, droppedByFaults, droppedUnavailable,
- * droppedQueueFull, sendFailures.
+ * {@code send}, and every extra copy made by the duplicate fault ({@link #duplicatedByFaults()}),
+ * ends in exactly one of: sent, droppedByFaults, droppedUnavailable, droppedQueueFull,
+ * sendFailures.
  */
 public final class TransportMetrics {
 
   final LongAdder sent = new LongAdder();
   final LongAdder received = new LongAdder();
   final LongAdder droppedByFaults = new LongAdder();
+  final LongAdder duplicatedByFaults = new LongAdder();
   final LongAdder droppedUnavailable = new LongAdder();
   final LongAdder droppedQueueFull = new LongAdder();
   final LongAdder sendFailures = new LongAdder();
@@ -35,6 +37,14 @@ public final class TransportMetrics {
   /** @return messages, outbound or inbound, dropped by a {@link dev.raftvertx.spi.TransportFaults} rule */
   public long droppedByFaults() {
     return droppedByFaults.sum();
+  }
+
+  /**
+   * @return outbound messages the duplicate fault of {@link dev.raftvertx.spi.TransportFaults}
+   *     sent a second time (each extra copy then counts like a message of its own)
+   */
+  public long duplicatedByFaults() {
+    return duplicatedByFaults.sum();
   }
 
   /**
@@ -109,6 +119,7 @@ public final class TransportMetrics {
         .put("sent", sent())
         .put("received", received())
         .put("droppedByFaults", droppedByFaults())
+        .put("duplicatedByFaults", duplicatedByFaults())
         .put("droppedUnavailable", droppedUnavailable())
         .put("droppedQueueFull", droppedQueueFull())
         .put("sendFailures", sendFailures())

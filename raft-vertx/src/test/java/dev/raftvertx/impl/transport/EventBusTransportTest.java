@@ -171,6 +171,97 @@ class EventBusTransportTest {
   }
 
   @Test
+  void duplicatesTheRequestedFraction(Vertx vertx) throws Exception {
+    Node<EventBusTransport> a = node(vertx, "a");
+    Node<EventBusTransport> b = node(vertx, "b");
+    EventBusTransport t = a.transport();
+    t.duplicateFraction(1);
+    a.send(vote("a", "b", 1));
+    assertSame(b.next(), b.next(), "the same message arrives twice");
+    assertEquals(1, t.metrics().duplicatedByFaults());
+    assertEquals(2, t.metrics().sent());
+
+    t.duplicateFraction(0.5);
+    a.context().runOnContext(v -> {
+      for (int i = 0; i < 2000; i++) {
+        t.send("b", vote("a", "b", 2));
+      }
+    });
+    awaitCondition(vertx, "every copy received", () -> t.metrics().sent() >= 2 + 2000
+        && b.transport().metrics().received() == t.metrics().sent());
+    long duplicated = t.metrics().duplicatedByFaults() - 1;
+    assertTrue(duplicated > 800 && duplicated < 1200, "duplicated " + duplicated + " of 2000");
+    assertEquals(2 + 2000 + duplicated, t.metrics().sent());
+
+    // a copy goes through the drop fraction like the original: with every message dropped,
+    // nothing is duplicated
+    t.dropFraction(1);
+    t.send("b", vote("a", "b", 3));
+    assertEquals(duplicated + 1, t.metrics().duplicatedByFaults());
+    t.clearFaults();
+    a.send(vote("a", "b", 4));
+    long received = b.transport().metrics().received();
+    assertEquals(4, drainUntilTerm(b, 4).term());
+    Thread.sleep(100);
+    assertEquals(received + 1, b.transport().metrics().received(), "cleared: sent once");
+    assertThrows(IllegalArgumentException.class, () -> t.duplicateFraction(-0.1));
+    assertThrows(IllegalArgumentException.class, () -> t.duplicateFraction(Double.NaN));
+  }
+
+  private static Message drainUntilTerm(Node<EventBusTransport> node, long term)
+      throws InterruptedException {
+    Message m;
+    do {
+      m = node.next();
+    } while (m.term() != term);
+    return m;
+  }
+
+  @Test
+  void jitterReordersMessages(Vertx vertx) throws Exception {
+    Node<EventBusTransport> a = node(vertx, "a");
+    Node<EventBusTransport> b = node(vertx, "b");
+    a.transport().delayJitterMillis(200);
+    int n = 50;
+    long before = System.nanoTime();
+    a.context().runOnContext(v -> {
+      for (int i = 1; i <= n; i++) {
+        a.transport().send("b", vote("a", "b", i));
+      }
+    });
+    List<Long> terms = new java.util.ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      terms.add(b.next().term());
+    }
+    long elapsedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - before);
+    assertEquals(java.util.stream.LongStream.rangeClosed(1, n).boxed().toList(),
+        terms.stream().sorted().toList(), "every message arrives once");
+    // 50 independent uniform delays in [0, 200] ms all in sending order: odds 1 in 50!
+    assertTrue(!terms.equals(terms.stream().sorted().toList()), "arrived in order: " + terms);
+    assertTrue(elapsedMillis <= 200 + 5_000, "arrived after " + elapsedMillis + " ms");
+
+    // the jitter adds to the fixed delay
+    a.transport().delayMillis(200);
+    a.transport().delayJitterMillis(100);
+    before = System.nanoTime();
+    a.send(vote("a", "b", 100));
+    assertEquals(100, b.next().term());
+    elapsedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - before);
+    assertTrue(elapsedMillis >= 190, "arrived after " + elapsedMillis + " ms");
+
+    a.transport().clearFaults();
+    a.context().runOnContext(v -> {
+      for (int i = 1; i <= n; i++) {
+        a.transport().send("b", vote("a", "b", 1000 + i));
+      }
+    });
+    for (int i = 1; i <= n; i++) {
+      assertEquals(1000 + i, b.next().term(), "cleared: in order again");
+    }
+    assertThrows(IllegalArgumentException.class, () -> a.transport().delayJitterMillis(-1));
+  }
+
+  @Test
   void sendNeverThrows(Vertx vertx) {
     EventBusTransport t = new EventBusTransport(vertx, "c1", "a");
     assertDoesNotThrow(() -> t.send("b", vote("a", "b", 1)));

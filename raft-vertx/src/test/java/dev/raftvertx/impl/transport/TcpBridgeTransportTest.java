@@ -383,6 +383,39 @@ class TcpBridgeTransportTest {
   }
 
   @Test
+  void duplicatesAndReordersOverTcp() throws Exception {
+    Node<TcpBridgeTransport> a = node("a");
+    Node<TcpBridgeTransport> b = node("b");
+    sendUntilReceived(a, b, 1);
+
+    // every message written twice to the socket, each copy arriving as a message of its own
+    a.transport().duplicateFraction(1);
+    a.send(vote("a", "b", 2));
+    assertEquals(2, nextAtLeast(b, 2).term());
+    assertEquals(2, b.next().term());
+    assertEquals(1, a.transport().metrics().duplicatedByFaults());
+
+    // a jitter makes the one connection deliver them out of the order they were sent in
+    a.transport().duplicateFraction(0);
+    a.transport().delayJitterMillis(200);
+    int n = 50;
+    a.context().runOnContext(v -> {
+      for (int i = 1; i <= n; i++) {
+        a.transport().send("b", vote("a", "b", 100 + i));
+      }
+    });
+    List<Long> terms = new java.util.ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      terms.add(b.next().term());
+    }
+    List<Long> sorted = terms.stream().sorted().toList();
+    assertEquals(java.util.stream.LongStream.rangeClosed(101, 100 + n).boxed().toList(), sorted,
+        "every message arrives once");
+    assertTrue(!terms.equals(sorted), "arrived in order: " + terms);
+    a.transport().clearFaults();
+  }
+
+  @Test
   void dropsRatherThanQueueingForAPeerThatDoesNotRead(Vertx vertx) throws Exception {
     Promise<NetSocket> accepted = Promise.promise();
     NetServer stuck = vertx.createNetServer(new NetServerOptions().setReceiveBufferSize(4096))
