@@ -300,17 +300,6 @@ final class SnapshotTransfers {
         return;
       }
       Future<SnapshotWriter> created = store.create(meta); // complete at once on the context
-      Future<SnapshotMeta> latest = store.latest();
-      if (created.failed() && latest.succeeded() && latest.result() != null
-          && latest.result().index() == c.index() && latest.result().term() == c.snapshotTerm()) {
-        // We hold this snapshot durably already (a transfer whose install the core refused
-        // because our term moved on meanwhile): install it, no data needed.
-        SnapshotMeta held = latest.result();
-        node.install(new InstallSnapshot(c.term(), c.from(), node.id(), held.index(), held.term(),
-            held.configuration()));
-        answer(c, true, c.size(), true);
-        return;
-      }
       if (!created.succeeded()) {
         chunksRefused++;
         log.log(Level.WARNING, "node " + node.id() + ": cannot receive snapshot " + c.index()

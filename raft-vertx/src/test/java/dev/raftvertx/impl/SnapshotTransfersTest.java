@@ -158,33 +158,6 @@ class SnapshotTransfersTest {
     assertTrue(link.delivered.size() < 20, "resumed, not restarted: " + link.delivered.size());
   }
 
-  /**
-   * A follower that already holds the snapshot durably (its core refused an earlier install
-   * because its term had moved on) installs it when the leader sends it again, without the data.
-   */
-  @Test
-  void snapshotAlreadyDurableOnTheFollowerIsInstalledWithoutItsData(Vertx vertx)
-      throws Exception {
-    Link link = new Link(vertx);
-    SnapshotMeta sent = link.start(10_000);
-    assertTrue(link.outcome());
-    assertEquals(1, link.installs.size());
-    int chunks = link.delivered.size();
-    link.reports.clear();
-    link.on(() -> {
-      link.leader.send(new InstallSnapshot(3, "L", "F", 50, 2, CONFIG));
-      return Future.succeededFuture();
-    });
-    long deadline = System.currentTimeMillis() + 30_000;
-    while (link.installs.size() < 2 && System.currentTimeMillis() < deadline) {
-      Thread.sleep(20);
-    }
-    assertEquals(2, link.installs.size(), "installed again from the durable copy");
-    assertEquals(sent.index(), link.installs.get(1).index());
-    assertTrue(link.delivered.size() - chunks <= SnapshotTransfers.WINDOW,
-        "no second transfer of the data");
-  }
-
   @Test
   void snapshotTheFollowerAlreadyCommittedPastIsNotTransferred(Vertx vertx) throws Exception {
     Link link = new Link(vertx);
