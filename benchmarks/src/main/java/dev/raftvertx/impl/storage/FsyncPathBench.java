@@ -8,7 +8,6 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.file.AsyncFile;
 import io.vertx.core.file.OpenOptions;
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -519,90 +518,45 @@ public final class FsyncPathBench {
   /** Runs one slice of a closed loop through an appender. */
   static void slice(Context context, Appender appender, int group, long nanos, Result into)
       throws Exception {
-    long cpu0 = processCpuNs();
+    long cpu0 = SliceBench.processCpuNs();
     long t0 = System.nanoTime();
     Loop loop = new Loop(appender, group, t0 + nanos);
-    onContext(context, () -> {
+    SliceBench.onContext(context, () -> {
       loop.issueGroup();
       return loop.done.future();
     });
     long elapsed = System.nanoTime() - t0;
-    long cpu = processCpuNs() - cpu0;
+    long cpu = SliceBench.processCpuNs() - cpu0;
     if (into != null) {
       into.add(loop, elapsed, cpu);
     }
   }
 
-  static <T> T onContext(Context context, java.util.function.Supplier<Future<T>> action)
-      throws Exception {
-    Promise<T> p = Promise.promise();
-    context.runOnContext(v -> action.get().onComplete(p));
-    return p.future().toCompletionStage().toCompletableFuture().get(5, TimeUnit.MINUTES);
-  }
-
-  static long processCpuNs() {
-    return ((com.sun.management.OperatingSystemMXBean) ManagementFactory
-        .getOperatingSystemMXBean()).getProcessCpuTime();
-  }
-
-  static String loadAverage() {
-    try {
-      return Files.readString(Path.of("/proc/loadavg")).trim();
-    } catch (IOException e) {
-      return "?";
-    }
-  }
-
   public static void main(String[] args) throws Exception {
-    int sliceMs = 200;
-    int slices = 25;
-    int[] groups = {1, 16, 64};
-    List<String> paths = List.of("asyncfile", "worker2", "worker1", "dsync", "batch",
-        "dsyncbatch");
-    Path dir = Path.of(System.getProperty("java.io.tmpdir"));
-    for (int i = 0; i < args.length; i += 2) {
-      String v = args[i + 1];
-      switch (args[i]) {
-        case "--slice-ms" -> sliceMs = Integer.parseInt(v);
-        case "--slices" -> slices = Integer.parseInt(v);
-        case "--groups" -> groups = Arrays.stream(v.split(",")).mapToInt(Integer::parseInt)
-            .toArray();
-        case "--paths" -> paths = List.of(v.split(","));
-        case "--dir" -> dir = Path.of(v);
-        default -> throw new IllegalArgumentException("unknown option " + args[i]);
-      }
-    }
-    Path work = Files.createTempDirectory(dir, "fsync-path-bench");
+    SliceBench.Options o = SliceBench.Options.parse(args, "paths", List.of("asyncfile",
+        "worker2", "worker1", "dsync", "batch", "dsyncbatch"));
+    int sliceMs = o.sliceMs();
+    int slices = o.slices();
+    List<String> paths = o.ways();
+    Path work = Files.createTempDirectory(o.dir(), "fsync-path-bench");
     Vertx vertx = Vertx.vertx();
-    Context context = onContext(vertx.getOrCreateContext(),
-        () -> Future.succeededFuture(Vertx.currentContext()));
-    System.out.println("loadavg at the start: " + loadAverage());
+    Context context = SliceBench.context(vertx);
+    System.out.println("loadavg at the start: " + SliceBench.loadAverage());
     try {
-      for (int group : groups) {
+      for (int group : o.groups()) {
         Map<String, Appender> appenders = new LinkedHashMap<>();
         Map<String, Result> results = new LinkedHashMap<>();
         for (String path : paths) {
           Path file = work.resolve(path + "-" + group + ".log");
-          appenders.put(path, onContext(context, () -> open(path, vertx, context, file)));
+          appenders.put(path, SliceBench.onContext(context, () -> open(path, vertx, context, file)));
           results.put(path, new Result());
         }
-        // Warm-up: 2 slices of each path, not counted.
-        for (int w = 0; w < 2; w++) {
-          for (String path : paths) {
-            slice(context, appenders.get(path), group, sliceMs * 1_000_000L, null);
-          }
-        }
-        String loadBefore = loadAverage();
-        for (int k = 0; k < slices; k++) {
-          // Rotate the order each time so that no path always follows the same one.
-          for (int j = 0; j < paths.size(); j++) {
-            String path = paths.get((j + k) % paths.size());
-            slice(context, appenders.get(path), group, sliceMs * 1_000_000L, results.get(path));
-          }
-        }
-        String loadAfter = loadAverage();
+        String[] load = SliceBench.interleave(o, (path, counted) -> slice(context,
+            appenders.get(path), group, o.sliceNanos(), counted ? results.get(path) : null));
+        String loadBefore = load[0];
+        String loadAfter = load[1];
         for (String path : paths) {
-          onContext(context, appenders.get(path)::close);
+          SliceBench.onContext(context, appenders.get(path)::close);
         }
         System.out.println();
         System.out.println("group=" + group + ": " + slices + " interleaved slices of " + sliceMs
@@ -626,12 +580,7 @@ public final class FsyncPathBench {
       }
     } finally {
       vertx.close().await(1, TimeUnit.MINUTES);
-      try (var files = Files.list(work)) {
-        for (Path p : files.toList()) {
-          Files.deleteIfExists(p);
-        }
-      }
-      Files.deleteIfExists(work);
+      SliceBench.deleteTree(work);
     }
   }
 }

@@ -6,12 +6,8 @@ import dev.raftvertx.core.LogEntry;
 import dev.raftvertx.core.StorageWrite;
 import dev.raftvertx.spi.StoredState;
 import io.vertx.core.Vertx;
-import java.io.IOException;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -91,18 +87,6 @@ public class RecoveryBench {
   @TearDown
   public void tearDown() throws Exception {
     vertx.close().await(1, TimeUnit.MINUTES);
-    Files.walkFileTree(dir, new SimpleFileVisitor<>() {
-      @Override
-      public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-        Files.delete(file);
-        return FileVisitResult.CONTINUE;
-      }
-
-      @Override
-      public FileVisitResult postVisitDirectory(Path d, IOException e) throws IOException {
-        Files.delete(d);
-        return FileVisitResult.CONTINUE;
-      }
-    });
+    SliceBench.deleteTree(dir);
   }
 }

@@ -8,28 +8,21 @@ import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import java.io.IOException;
-import java.lang.management.ManagementFactory;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Supplier;
 
 /**
  * Durable writes through {@link FileRaftStorage} itself, one entry of 100 bytes per write (a
  * 154-byte record), with each way of doing file I/O ({@code --fileio}: {@code worker} =
  * {@code VertxStorageFileSystem.FileIo.ORDERED_WORKER}, {@code asyncfile} =
  * {@code FileIo.ASYNC_FILE}, {@code default} = whatever {@code new VertxStorageFileSystem(vertx)}
- * uses, the only choice on a build without {@code FileIo}).
+ * uses).
  *
  * <p>For each group size N, N writes are issued at once from the storage's context and the next
  * N once all are durable (closed loop). All storages are open at once, in their own directories;
@@ -133,108 +126,56 @@ public final class StorageWriteBench {
 
   static void slice(Context context, Target target, int group, long nanos, Result into)
       throws Exception {
-    long cpu0 = processCpuNs();
+    long cpu0 = SliceBench.processCpuNs();
     long t0 = System.nanoTime();
     Loop loop = new Loop(target, group, t0 + nanos, into);
-    onContext(context, () -> {
+    SliceBench.onContext(context, () -> {
       loop.issueGroup();
       return loop.done.future();
     });
     if (into != null) {
       into.elapsedNs += System.nanoTime() - t0;
-      into.cpuNs += processCpuNs() - cpu0;
+      into.cpuNs += SliceBench.processCpuNs() - cpu0;
     }
   }
 
-  static StorageFileSystem fileSystem(Vertx vertx, String fileIo) throws Exception {
-    if (fileIo.equals("default")) {
-      return new VertxStorageFileSystem(vertx);
-    }
-    // Looked up by name so that this class also compiles against a build without FileIo.
-    String constant = switch (fileIo) {
-      case "worker" -> "ORDERED_WORKER";
-      case "asyncfile" -> "ASYNC_FILE";
+  static StorageFileSystem fileSystem(Vertx vertx, String fileIo) {
+    return switch (fileIo) {
+      case "default" -> new VertxStorageFileSystem(vertx);
+      case "worker" -> new VertxStorageFileSystem(vertx, VertxStorageFileSystem.FileIo.ORDERED_WORKER);
+      case "asyncfile" -> new VertxStorageFileSystem(vertx, VertxStorageFileSystem.FileIo.ASYNC_FILE);
       default -> throw new IllegalArgumentException("unknown --fileio " + fileIo);
     };
-    @SuppressWarnings({"unchecked", "rawtypes"})
-    Class<Enum> type = (Class<Enum>) Class.forName(
-        VertxStorageFileSystem.class.getName() + "$FileIo");
-    @SuppressWarnings("unchecked")
-    Object value = Enum.valueOf(type, constant);
-    return VertxStorageFileSystem.class.getConstructor(Vertx.class, type)
-        .newInstance(vertx, value);
-  }
-
-  static <T> T onContext(Context context, Supplier<Future<T>> action) throws Exception {
-    Promise<T> p = Promise.promise();
-    context.runOnContext(v -> action.get().onComplete(p));
-    return p.future().toCompletionStage().toCompletableFuture().get(5, TimeUnit.MINUTES);
-  }
-
-  static long processCpuNs() {
-    return ((com.sun.management.OperatingSystemMXBean) ManagementFactory
-        .getOperatingSystemMXBean()).getProcessCpuTime();
-  }
-
-  static String loadAverage() {
-    try {
-      return Files.readString(Path.of("/proc/loadavg")).trim();
-    } catch (IOException e) {
-      return "?";
-    }
   }
 
   public static void main(String[] args) throws Exception {
-    int sliceMs = 200;
-    int slices = 25;
-    int[] groups = {1, 16, 64};
-    List<String> fileIos = List.of("worker", "asyncfile");
-    Path dir = Path.of(System.getProperty("java.io.tmpdir"));
-    for (int i = 0; i < args.length; i += 2) {
-      String v = args[i + 1];
-      switch (args[i]) {
-        case "--slice-ms" -> sliceMs = Integer.parseInt(v);
-        case "--slices" -> slices = Integer.parseInt(v);
-        case "--groups" -> groups = Arrays.stream(v.split(",")).mapToInt(Integer::parseInt)
-            .toArray();
-        case "--fileio" -> fileIos = List.of(v.split(","));
-        case "--dir" -> dir = Path.of(v);
-        default -> throw new IllegalArgumentException("unknown option " + args[i]);
-      }
-    }
-    Path work = Files.createTempDirectory(dir, "storage-write-bench");
+    SliceBench.Options o = SliceBench.Options.parse(args, "fileio", List.of("worker", "asyncfile"));
+    int sliceMs = o.sliceMs();
+    int slices = o.slices();
+    List<String> fileIos = o.ways();
+    Path work = Files.createTempDirectory(o.dir(), "storage-write-bench");
     Vertx vertx = Vertx.vertx();
-    Context context = onContext(vertx.getOrCreateContext(),
-        () -> Future.succeededFuture(Vertx.currentContext()));
-    System.out.println("loadavg at the start: " + loadAverage());
+    Context context = SliceBench.context(vertx);
+    System.out.println("loadavg at the start: " + SliceBench.loadAverage());
     try {
-      for (int group : groups) {
+      for (int group : o.groups()) {
         Map<String, Target> targets = new LinkedHashMap<>();
         Map<String, Result> results = new LinkedHashMap<>();
         for (String io : fileIos) {
           Path d = work.resolve(io + "-" + group);
           FileRaftStorage s = new FileRaftStorage(vertx, d,
               FileRaftStorage.DEFAULT_MAX_SEGMENT_SIZE, fileSystem(vertx, io));
-          onContext(context, () -> s.open("bench", "n1"));
+          SliceBench.onContext(context, () -> s.open("bench", "n1"));
           targets.put(io, new Target(s, d));
           results.put(io, new Result());
         }
-        for (int w = 0; w < 2; w++) {
-          for (String io : fileIos) {
-            slice(context, targets.get(io), group, sliceMs * 1_000_000L, null);
-          }
-        }
-        String loadBefore = loadAverage();
-        for (int k = 0; k < slices; k++) {
-          for (int j = 0; j < fileIos.size(); j++) {
-            String io = fileIos.get((j + k) % fileIos.size());
-            slice(context, targets.get(io), group, sliceMs * 1_000_000L, results.get(io));
-          }
-        }
-        String loadAfter = loadAverage();
+        String[] load = SliceBench.interleave(o, (io, counted) -> slice(context, targets.get(io),
+            group, o.sliceNanos(), counted ? results.get(io) : null));
+        String loadBefore = load[0];
+        String loadAfter = load[1];
         for (Target t : targets.values()) {
-          onContext(context, t.storage::close);
-          deleteTree(t.dir);
+          SliceBench.onContext(context, t.storage::close);
+          SliceBench.deleteTree(t.dir);
         }
         System.out.println();
         System.out.println("group=" + group + ": " + slices + " interleaved slices of " + sliceMs
@@ -259,26 +200,8 @@ public final class StorageWriteBench {
       }
     } finally {
       vertx.close().await(1, TimeUnit.MINUTES);
-      deleteTree(work);
+      SliceBench.deleteTree(work);
     }
   }
 
-  static void deleteTree(Path root) throws IOException {
-    if (!Files.exists(root)) {
-      return;
-    }
-    Files.walkFileTree(root, new SimpleFileVisitor<>() {
-      @Override
-      public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-        Files.delete(file);
-        return FileVisitResult.CONTINUE;
-      }
-
-      @Override
-      public FileVisitResult postVisitDirectory(Path d, IOException e) throws IOException {
-        Files.delete(d);
-        return FileVisitResult.CONTINUE;
-      }
-    });
-  }
 }
