@@ -422,28 +422,14 @@ public final class KvBinaryClient {
       answers.add(c.promise.future().map(o -> (JsonObject) o).otherwise((JsonObject) null));
     }
     Future.all(answers).onComplete(ar -> {
+      LeaderChoice choice = LeaderChoice.of(answers.stream().map(Future::result).toList());
       String best = null;
-      long bestTerm = -1;
-      String hinted = null;
-      String hinting = null;
-      for (int i = 0; i < answers.size(); i++) {
-        JsonObject s = answers.get(i).result();
-        if (s == null) {
-          continue;
-        }
-        long term = s.getLong("term", 0L);
-        if ("leader".equals(s.getString("role")) && term > bestTerm) {
-          best = endpoints.get(i);
-          bestTerm = term;
-        } else if (s.getString("leaderId") != null) {
-          hinted = s.getString("leaderId");
-          hinting = endpoints.get(i);
-        }
-      }
-      if (best == null && hinted != null) {
+      if (choice.leader() >= 0) {
+        best = endpoints.get(choice.leader());
+      } else if (choice.hintedId() != null) {
         // A leader known by id only: its address, else the node that named it, whose
         // NOT_LEADER answer carries the leader's address when that node knows it.
-        best = byId.getOrDefault(hinted, hinting);
+        best = byId.getOrDefault(choice.hintedId(), endpoints.get(choice.hinting()));
       }
       discovery = null;
       if (best == null) {

@@ -207,25 +207,9 @@ public final class KvClient {
     });
     Future.all(answers).onComplete(ar -> {
       vertx.cancelTimer(timer);
-      SocketAddress best = null;
-      long bestTerm = -1;
-      String hinted = null;
-      for (int i = 0; i < answers.size(); i++) {
-        JsonObject s = answers.get(i).result();
-        if (s == null) {
-          continue;
-        }
-        long term = s.getLong("term", 0L);
-        if ("leader".equals(s.getString("role")) && term > bestTerm) {
-          best = endpoints.get(i);
-          bestTerm = term;
-        } else if (s.getString("leaderId") != null) {
-          hinted = s.getString("leaderId");
-        }
-      }
-      if (best == null && hinted != null) {
-        best = byId.get(hinted);
-      }
+      LeaderChoice choice = LeaderChoice.of(answers.stream().map(Future::result).toList());
+      SocketAddress best = choice.leader() >= 0 ? endpoints.get(choice.leader())
+          : choice.hintedId() != null ? byId.get(choice.hintedId()) : null;
       discovery.compareAndSet(promise.future(), null);
       if (best == null) {
         promise.tryFail(new KvClientException(503, "NO_LEADER", true, "no node knows a leader", null));
