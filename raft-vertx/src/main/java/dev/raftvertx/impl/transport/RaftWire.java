@@ -176,6 +176,8 @@ public final class RaftWire {
   }
 
   private final String clusterId;
+  /** The cluster id in UTF-8, written into every binary message. */
+  private final byte[] clusterIdBytes;
   private final int maxEntriesBytes;
 
   /**
@@ -193,6 +195,7 @@ public final class RaftWire {
    */
   public RaftWire(String clusterId, int maxEntriesBytes) {
     this.clusterId = checkClusterId(clusterId);
+    this.clusterIdBytes = clusterId.getBytes(StandardCharsets.UTF_8);
     if (maxEntriesBytes < 4) {
       throw new IllegalArgumentException("maxEntriesBytes must be >= 4: " + maxEntriesBytes);
     }
@@ -307,7 +310,7 @@ public final class RaftWire {
   }
 
   private Buffer header(byte type, Message m, int bodyBytes) {
-    byte[] cluster = clusterId.getBytes(StandardCharsets.UTF_8);
+    byte[] cluster = clusterIdBytes;
     byte[] from = m.from().getBytes(StandardCharsets.UTF_8);
     byte[] to = m.to().getBytes(StandardCharsets.UTF_8);
     Buffer b = Buffer.buffer(3 + 6 + cluster.length + from.length + to.length + 8 + bodyBytes);
