@@ -328,19 +328,17 @@ public final class KvBinaryServer {
           endFrame(o);
         });
         case KvBinaryProtocol.OP_DELETE -> write(id, new KvCommand.Delete(key), c -> {
-          boolean deleted = new JsonObject(c.result()).getBoolean("deleted", false);
-          Buffer o = frame(id, deleted ? OK : NOT_FOUND);
+          Buffer o = frame(id, KvCodec.deleted(c.result()) ? OK : NOT_FOUND);
           o.appendLong(c.index());
           endFrame(o);
         });
         case KvBinaryProtocol.OP_CAS -> write(id, new KvCommand.CompareAndSet(key, expect, value),
             c -> {
-              JsonObject r = new JsonObject(c.result());
-              boolean swapped = r.getBoolean("swapped", false);
-              Buffer o = frame(id, swapped ? OK : CONFLICT);
+              KvCodec.CasOutcome r = KvCodec.CasOutcome.of(c.result());
+              Buffer o = frame(id, r.swapped() ? OK : CONFLICT);
               o.appendLong(c.index());
-              if (!swapped) {
-                String current = r.getString("current");
+              if (!r.swapped()) {
+                String current = r.current();
                 KvBinaryProtocol.appendBytes32(o, current == null ? null : Buffer.buffer(current));
               }
               endFrame(o);
@@ -351,17 +349,17 @@ public final class KvBinaryServer {
             return;
           }
           inFlight++;
-          Buffer q = new JsonObject().put("key", key).toBuffer();
+          Buffer q = KvCodec.query(key);
           (stale ? node.readLocal(q) : node.read(q)).onComplete(ar -> {
             inFlight--;
             if (ar.failed()) {
               fail(id, ar.cause());
               return;
             }
-            JsonObject answer = new JsonObject(ar.result());
-            if (answer.getBoolean("found", false)) {
+            String found = KvCodec.value(ar.result());
+            if (found != null) {
               Buffer o = frame(id, OK);
-              KvBinaryProtocol.appendBytes32(o, Buffer.buffer(answer.getString("value")));
+              KvBinaryProtocol.appendBytes32(o, Buffer.buffer(found));
               endFrame(o);
             } else {
               endFrame(frame(id, NOT_FOUND));

@@ -2,10 +2,23 @@ package dev.raftvertx.kv;
 
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
+import java.nio.charset.StandardCharsets;
 import java.util.Objects;
 
-/** A write to the key-value store, as replicated in the log (JSON). */
+/**
+ * A write to the key-value store, as replicated in the log.
+ *
+ * <p><b>Log format</b> (big-endian): the format byte {@value #FORMAT}, the op byte (1 put,
+ * 2 delete, 3 compare-and-set), the key as a UTF-8 string; a put then holds the value, a
+ * compare-and-set the expected value (length -1: absent) and the new value. A string is its
+ * UTF-8 length (int) and bytes. Logs written before this format hold JSON objects
+ * ({@code {"op": "put", "key": .., "value": ..}}), which start with {@code '{'} and are still
+ * read.
+ */
 public sealed interface KvCommand {
+
+  /** The first byte of a binary command; a JSON command starts with {@code '{'}. */
+  int FORMAT = 1;
 
   /** @return the key written */
   String key();
@@ -22,7 +35,11 @@ public sealed interface KvCommand {
   record Put(String key, String value) implements KvCommand {
     @Override
     public Buffer encode() {
-      return new JsonObject().put("op", "put").put("key", key).put("value", value).toBuffer();
+      byte[] k = key.getBytes(StandardCharsets.UTF_8);
+      byte[] v = value.getBytes(StandardCharsets.UTF_8);
+      return Buffer.buffer(10 + k.length + v.length).appendByte((byte) FORMAT)
+          .appendByte((byte) 1).appendInt(k.length).appendBytes(k)
+          .appendInt(v.length).appendBytes(v);
     }
   }
 
@@ -34,7 +51,9 @@ public sealed interface KvCommand {
   record Delete(String key) implements KvCommand {
     @Override
     public Buffer encode() {
-      return new JsonObject().put("op", "delete").put("key", key).toBuffer();
+      byte[] k = key.getBytes(StandardCharsets.UTF_8);
+      return Buffer.buffer(6 + k.length).appendByte((byte) FORMAT).appendByte((byte) 2)
+          .appendInt(k.length).appendBytes(k);
     }
   }
 
@@ -48,17 +67,41 @@ public sealed interface KvCommand {
   record CompareAndSet(String key, String expect, String value) implements KvCommand {
     @Override
     public Buffer encode() {
-      return new JsonObject().put("op", "cas").put("key", key).put("expect", expect)
-          .put("value", value).toBuffer();
+      Buffer b = Buffer.buffer(32 + key.length() + value.length())
+          .appendByte((byte) FORMAT).appendByte((byte) 3);
+      KvCodec.appendString(b, key);
+      KvCodec.appendString(b, expect);
+      return KvCodec.appendString(b, value);
     }
   }
 
   /**
-   * @param data a command made by {@link #encode()}
+   * @param data a command made by {@link #encode()}, or a JSON command from an older log
    * @return the command
    * @throws IllegalArgumentException if the bytes are not a command
    */
   static KvCommand decode(Buffer data) {
+    if (data.length() > 0 && data.getByte(0) == '{') {
+      return decodeJson(data);
+    }
+    KvCodec.Reader in = new KvCodec.Reader(data);
+    if (in.uint8() != FORMAT) {
+      throw new IllegalArgumentException("not a key-value command (format byte "
+          + data.getByte(0) + ")");
+    }
+    int op = in.uint8();
+    String key = in.requiredString("key");
+    KvCommand c = switch (op) {
+      case 1 -> new Put(key, in.requiredString("value"));
+      case 2 -> new Delete(key);
+      case 3 -> new CompareAndSet(key, in.string(), in.requiredString("value"));
+      default -> throw new IllegalArgumentException("unknown op " + op);
+    };
+    in.end();
+    return c;
+  }
+
+  private static KvCommand decodeJson(Buffer data) {
     JsonObject json;
     try {
       json = new JsonObject(data);

@@ -383,7 +383,7 @@ public final class KvHttpServer {
 
   private void delete(RoutingContext ctx) {
     write(ctx, new KvCommand.Delete(ctx.pathParam("key"))).onSuccess(c -> {
-      boolean deleted = new JsonObject(c.result()).getBoolean("deleted", false);
+      boolean deleted = KvCodec.deleted(c.result());
       json(ctx, deleted ? 200 : 404, new JsonObject().put("index", c.index())
           .put("deleted", deleted));
     });
@@ -406,11 +406,11 @@ public final class KvHttpServer {
     }
     write(ctx, new KvCommand.CompareAndSet(ctx.pathParam("key"), req.getString("expect"),
         req.getString("value"))).onSuccess(c -> {
-          JsonObject r = new JsonObject(c.result());
-          if (r.getBoolean("swapped", false)) {
+          KvCodec.CasOutcome r = KvCodec.CasOutcome.of(c.result());
+          if (r.swapped()) {
             json(ctx, 200, new JsonObject().put("index", c.index()));
           } else {
-            json(ctx, 409, new JsonObject().put("current", r.getString("current"))
+            json(ctx, 409, new JsonObject().put("current", r.current())
                 .put("index", c.index()));
           }
         });
@@ -423,13 +423,13 @@ public final class KvHttpServer {
       error(ctx, 400, "consistency must be 'linearizable' or 'stale'", "BAD_REQUEST", null);
       return;
     }
-    Buffer q = new JsonObject().put("key", ctx.pathParam("key")).toBuffer();
+    Buffer q = KvCodec.query(ctx.pathParam("key"));
     Future<Buffer> f = "stale".equals(consistency) ? node.readLocal(q) : node.read(q);
     f.onSuccess(r -> {
-      JsonObject answer = new JsonObject(r);
-      if (answer.getBoolean("found", false)) {
+      String value = KvCodec.value(r);
+      if (value != null) {
         ctx.response().setStatusCode(200).putHeader("Content-Type", "text/plain; charset=utf-8")
-            .end(answer.getString("value"));
+            .end(value);
       } else {
         error(ctx, 404, "no such key", "NOT_FOUND", null);
       }

@@ -6,7 +6,6 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.json.JsonObject;
 import io.vertx.core.streams.ReadStream;
 import io.vertx.core.streams.WriteStream;
 import java.nio.charset.StandardCharsets;
@@ -18,9 +17,9 @@ import java.util.Map;
  * The key-value state machine: a map from string keys to string values. Deterministic; runs on
  * the node's context only.
  *
- * <p>Results (JSON): put {@code {}}; delete {@code {"deleted": bool}}; compare-and-set
- * {@code {"swapped": bool, "current": value-or-null}} where current is the value before the
- * command. Queries are {@code {"key": k}} and answer {@code {"found": bool, "value": v}}.
+ * <p>Commands are {@link KvCommand}s; results, queries and answers are in {@link KvCodec}'s
+ * binary forms: a delete says whether the key existed, a compare-and-set whether it swapped and
+ * the value before the command; a query names a key and is answered with its value or null.
  *
  * <p><b>Snapshots without pausing writes:</b> the state is a base map plus, while a snapshot is
  * being written, an overlay of the changes made since it started. {@link #snapshot} freezes the
@@ -55,14 +54,14 @@ public final class KvStateMachine implements StateMachine {
       c = KvCommand.decode(command);
     } catch (RuntimeException e) {
       // Only the HTTP layer proposes, with valid commands; a foreign command changes nothing.
-      return new JsonObject().put("error", "malformed command").toBuffer();
+      return Buffer.buffer("malformed command: " + e.getMessage());
     }
     if (c instanceof KvCommand.Put p) {
       put(p.key(), p.value());
-      return new JsonObject().toBuffer();
+      return KvCodec.putResult();
     }
     if (c instanceof KvCommand.Delete d) {
-      return new JsonObject().put("deleted", remove(d.key())).toBuffer();
+      return KvCodec.deleteResult(remove(d.key()));
     }
     KvCommand.CompareAndSet cas = (KvCommand.CompareAndSet) c;
     String current = get(cas.key());
@@ -70,14 +69,12 @@ public final class KvStateMachine implements StateMachine {
     if (swap) {
       put(cas.key(), cas.value());
     }
-    return new JsonObject().put("swapped", swap).put("current", current).toBuffer();
+    return KvCodec.casResult(swap, current);
   }
 
   @Override
   public Buffer query(Buffer query) {
-    String key = new JsonObject(query).getString("key");
-    String value = get(key);
-    return new JsonObject().put("found", value != null).put("value", value).toBuffer();
+    return KvCodec.answer(get(KvCodec.queryKey(query)));
   }
 
   /** @return the number of keys */

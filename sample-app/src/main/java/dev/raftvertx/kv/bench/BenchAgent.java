@@ -1,6 +1,7 @@
 package dev.raftvertx.kv.bench;
 
 import dev.raftvertx.RaftNode;
+import dev.raftvertx.kv.KvCodec;
 import dev.raftvertx.kv.KvCommand;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -121,7 +122,7 @@ public final class BenchAgent {
   }
 
   private static Buffer query() {
-    return new JsonObject().put("key", LoadSpec.READ_KEY).toBuffer();
+    return KvCodec.query(LoadSpec.READ_KEY);
   }
 
   static JsonObject toJson(ClosedLoop.Measurement m, Throwable lastError) {
