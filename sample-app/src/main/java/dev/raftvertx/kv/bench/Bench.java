@@ -65,7 +65,7 @@ public final class Bench extends BenchBase implements Callable<Integer> {
       description = "bytes of each written value; default ${DEFAULT-VALUE}")
   int payload;
 
-  @Option(names = "--client-protocol", defaultValue = "HTTP_1_1", description = "remote client:"
+  @Option(names = "--client-protocol", defaultValue = "BINARY", description = "remote client:"
       + " HTTP_1_1 (keep-alive), HTTP_2 (cleartext, prior knowledge) or BINARY (the nodes'"
       + " --client-port: one multiplexed connection); default ${DEFAULT-VALUE}")
   RemoteClient.Protocol protocol;

@@ -124,18 +124,19 @@ class BenchCommandTest {
     assertTrue(0 < p50 && p50 <= p99 && p99 <= p999, results.get(0));
     assertTrue(Double.parseDouble(m.group(5)) > 0, "no CPU time measured: " + results.get(0));
     assertTrue(out.contains("remote   write -                1"), "no table row:\n" + out);
+    assertTrue(out.contains("INFO remote client protocol BINARY"), "the default client:\n" + out);
     assertNothingLeft(bench.nodePids(), work, out);
   }
 
   @Test
-  void binaryClientProtocolWritesAndReads() throws Exception {
+  void httpClientProtocolWritesAndReads() throws Exception {
     BenchProcess bench = new BenchProcess(work, "--duration", "1", "--warmup", "1",
         "--initial-warmup", "0", "--clients", "4", "--op", "both", "--consistency",
-        "linearizable", "--mode", "remote", "--client-protocol", "BINARY");
+        "linearizable", "--mode", "remote", "--client-protocol", "HTTP_1_1");
     int code = bench.await(90);
     String out = bench.output();
     assertEquals(0, code, out);
-    assertTrue(out.contains("INFO remote client protocol BINARY"), out);
+    assertTrue(out.contains("INFO remote client protocol HTTP_1_1"), out);
     List<String> results = bench.lines.stream().filter(l -> l.startsWith("RESULT")).toList();
     assertEquals(2, results.size(), out);
     Pattern ops = Pattern.compile("^RESULT system=raft-vertx mode=remote op=(write|read)"
