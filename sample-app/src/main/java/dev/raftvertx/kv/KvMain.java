@@ -188,12 +188,17 @@ public final class KvMain implements Callable<Integer>, NodeControl {
       System.out.println("key-value API: requires its token (Authorization: Bearer ...)");
     }
     vertx = Vertx.builder()
-        .with(new VertxOptions().setMetricsOptions(new MicrometerMetricsOptions()
+        .with(new VertxOptions().setPreferNativeTransport(true)
+            .setMetricsOptions(new MicrometerMetricsOptions()
             .setPrometheusOptions(new VertxPrometheusOptions().setEnabled(true))
             .setRegistryName(registryName)
             .setEnabled(true)))
         .withMetrics(new MicrometerMetricsFactory())
         .build();
+    if (!vertx.isNativeTransportEnabled()) {
+      System.out.println("network: Java NIO (the native epoll transport is not available: "
+          + vertx.unavailableNativeTransportCause() + ")");
+    }
     Future<?> started = id == null ? startEmbedded() : startOne();
     return started.mapEmpty();
   }

@@ -4,6 +4,7 @@ import dev.raftvertx.client.KvClient;
 import dev.raftvertx.client.KvClientOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpMethod;
@@ -101,7 +102,7 @@ public final class Bench extends BenchBase implements Callable<Integer> {
       System.out.println("INFO nodes " + cluster.ids() + " pids " + cluster.pids()
           + " http " + cluster.httpEndpoints() + " jvm " + nodeJvmOptions);
       System.out.println("INFO remote client protocol " + protocol);
-      vertx = Vertx.vertx();
+      vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(true));
       client = KvClient.create(vertx, new KvClientOptions().setEndpoints(cluster.httpEndpoints())
           .setToken(kvToken()).setConnections(4).setPipeliningLimit(1)
           .setRequestTimeoutMillis(5000));
