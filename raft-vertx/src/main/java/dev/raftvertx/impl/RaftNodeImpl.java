@@ -32,6 +32,7 @@ import dev.raftvertx.impl.transport.AbstractTransport;
 import dev.raftvertx.impl.transport.EventBusTransport;
 import dev.raftvertx.impl.transport.TcpBridgeOptions;
 import dev.raftvertx.impl.transport.TcpBridgeTransport;
+import dev.raftvertx.impl.transport.TransportMetrics;
 import dev.raftvertx.spi.RaftStorage;
 import dev.raftvertx.spi.SnapshotMeta;
 import dev.raftvertx.spi.SnapshotStore;
@@ -183,16 +184,6 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
           + " of cluster " + options.getClusterId() + " is already deployed in this Vert.x"
           + " instance; deploy one instance per node"));
     }
-    if (options.isMetricsEnabled()) {
-      try {
-        RaftMetrics.bindToVertxRegistry(this, options.getMetricsRegistryName());
-      } catch (RuntimeException | LinkageError e) {
-        DEPLOYED.remove(registryKey);
-        return Future.failedFuture(e instanceof RuntimeException ? e
-            : new IllegalStateException("metrics are enabled but Micrometer is not on the class"
-                + " path", e));
-      }
-    }
     if (storage == null) {
       storage = new FileRaftStorage(vertx, Path.of(options.getDataDir()),
           options.getMaxSegmentBytes(), new VertxStorageFileSystem(vertx));
@@ -206,6 +197,16 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     if (snapshots == null) {
       snapshots = new FileSnapshotStore(vertx,
           Path.of(options.getDataDir()).resolve(FileSnapshotStore.DIRECTORY));
+    }
+    if (options.isMetricsEnabled()) { // after the transport, whose counters it exports
+      try {
+        RaftMetrics.bindToVertxRegistry(this, options.getMetricsRegistryName());
+      } catch (RuntimeException | LinkageError e) {
+        DEPLOYED.remove(registryKey);
+        return Future.failedFuture(e instanceof RuntimeException ? e
+            : new IllegalStateException("metrics are enabled but Micrometer is not on the class"
+                + " path", e));
+      }
     }
     eventsAddress = "raft." + options.getClusterId() + "." + options.getNodeId() + ".events";
     return storage.open(options.getClusterId(), options.getNodeId())
@@ -1134,6 +1135,14 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
   /** @return the node's statistics, with the recording side (metrics) */
   public NodeStatsImpl statsImpl() {
     return stats;
+  }
+
+  /**
+   * @return the counters of the node's transport (messages sent and received, dropped, refused),
+   *     or null if its transport keeps none (a user-supplied one)
+   */
+  public TransportMetrics transportMetrics() {
+    return transport instanceof AbstractTransport t ? t.metrics() : null;
   }
 
   /** @return the cluster id */

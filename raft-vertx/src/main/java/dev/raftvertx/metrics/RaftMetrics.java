@@ -4,6 +4,7 @@ import dev.raftvertx.NodeStats;
 import dev.raftvertx.RaftNode;
 import dev.raftvertx.impl.NodeStatsImpl;
 import dev.raftvertx.impl.RaftNodeImpl;
+import dev.raftvertx.impl.transport.TransportMetrics;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
@@ -52,6 +53,15 @@ import java.util.function.ToDoubleFunction;
  *       <td>snapshots taken and their duration (0 while the node takes none)</td></tr>
  *   <tr><td>raft_replication_lag_entries{peer}</td><td>gauge</td><td>on the leader, entries each
  *       member lacks (last index minus its match index); NaN on other nodes</td></tr>
+ *   <tr><td>raft_transport_messages_total{direction}</td><td>counter</td><td>Raft messages
+ *       {@code sent} to peers and {@code received} from them</td></tr>
+ *   <tr><td>raft_transport_dropped_total{reason}</td><td>counter</td><td>outbound messages not
+ *       sent: {@code unavailable} (peer not connected), {@code queue_full}, {@code send_failure},
+ *       {@code fault} (a test fault rule)</td></tr>
+ *   <tr><td>raft_transport_rejected_total{reason}</td><td>counter</td><td>inbound traffic refused:
+ *       {@code malformed} messages and frames (bad length, not JSON, bad fields, other cluster,
+ *       wrong address), {@code sender} (not a member, or not the node its certificate names),
+ *       {@code connection} (connections closed or refused: failed TLS handshake, bad frame)</td></tr>
  * </table>
  *
  * <p>Counters and gauges read the node's {@link NodeStats}, so they count from the node's start
@@ -116,6 +126,30 @@ public final class RaftMetrics {
     counter("raft.elections.won", "Elections won (terms led)", Tags.empty(),
         NodeStats::electionsWon);
     counter("raft.snapshots", "Snapshots taken", Tags.empty(), NodeStats::snapshots);
+
+    TransportMetrics transport = node.transportMetrics();
+    if (transport != null) {
+      transportCounter(transport, "raft.transport.messages", "Raft messages sent to and received"
+          + " from peers", "direction", "sent", TransportMetrics::sent);
+      transportCounter(transport, "raft.transport.messages", "Raft messages sent to and received"
+          + " from peers", "direction", "received", TransportMetrics::received);
+      String dropped = "Outbound Raft messages not sent, by reason";
+      transportCounter(transport, "raft.transport.dropped", dropped, "reason", "unavailable",
+          TransportMetrics::droppedUnavailable);
+      transportCounter(transport, "raft.transport.dropped", dropped, "reason", "queue_full",
+          TransportMetrics::droppedQueueFull);
+      transportCounter(transport, "raft.transport.dropped", dropped, "reason", "send_failure",
+          TransportMetrics::sendFailures);
+      transportCounter(transport, "raft.transport.dropped", dropped, "reason", "fault",
+          TransportMetrics::droppedByFaults);
+      String rejected = "Inbound Raft traffic refused, by reason";
+      transportCounter(transport, "raft.transport.rejected", rejected, "reason", "malformed",
+          t -> t.rejected() - t.rejectedSender());
+      transportCounter(transport, "raft.transport.rejected", rejected, "reason", "sender",
+          TransportMetrics::rejectedSender);
+      transportCounter(transport, "raft.transport.rejected", rejected, "reason", "connection",
+          TransportMetrics::rejectedConnections);
+    }
 
     proposalLatency = add(Timer.builder("raft.proposal.latency")
         .description("From submitting a proposal to its applied result (committed proposals)")
@@ -260,6 +294,12 @@ public final class RaftMetrics {
       ToDoubleFunction<NodeStats> value) {
     meters.add(FunctionCounter.builder(name, (NodeStats) stats, value).description(description)
         .tags(tags).tags(extra).register(registry));
+  }
+
+  private void transportCounter(TransportMetrics transport, String name, String description,
+      String tag, String value, ToDoubleFunction<TransportMetrics> count) {
+    meters.add(FunctionCounter.builder(name, transport, count).description(description)
+        .tags(tags).tag(tag, value).register(registry));
   }
 
   private <M extends Meter> M add(M meter) {

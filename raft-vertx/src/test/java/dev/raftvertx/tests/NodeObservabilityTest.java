@@ -107,6 +107,11 @@ class NodeObservabilityTest {
     return registry.get(name).tag("node", node).gauge().value();
   }
 
+  double transportCounter(String name, String tag, String value, String node) {
+    return registry.get("raft.transport." + name).tag("node", node).tag(tag, value)
+        .functionCounter().count();
+  }
+
   double counter(String name, String node) {
     return registry.get(name).tag("node", node).functionCounter().count();
   }
@@ -196,6 +201,15 @@ class NodeObservabilityTest {
         .tag("peer", follower).gauge().value());
     assertTrue(Double.isNaN(registry.get("raft.replication.lag").tag("node", follower)
         .tag("peer", leader).gauge().value()), "followers do not know the lag");
+
+    assertTrue(transportCounter("messages", "direction", "sent", leader) > 0);
+    assertTrue(transportCounter("messages", "direction", "received", follower) > 0);
+    assertEquals(0.0, transportCounter("rejected", "reason", "malformed", follower));
+    vertx.eventBus().send("raft.obs." + follower + ".rpc", "not a Raft message");
+    eventually("the refused message counted", () ->
+        transportCounter("rejected", "reason", "malformed", follower) == 1.0);
+    assertEquals(0.0, transportCounter("rejected", "reason", "sender", follower));
+    assertEquals(0.0, transportCounter("dropped", "reason", "queue_full", leader));
 
     await(nodes.remove(follower).close());
     assertNull(registry.find("raft.term").tag("node", follower).gauge(),

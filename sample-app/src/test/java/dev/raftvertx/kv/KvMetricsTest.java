@@ -161,6 +161,11 @@ class KvMetricsTest {
         assertTrue(lag >= 0 && lag <= writes, "lag of " + peer + ": " + lag);
       }
     }
+    assertTrue(value(m, "raft_transport_messages_total", node, "direction=\"sent\"") > writes);
+    assertTrue(value(m, "raft_transport_messages_total", "direction=\"received\"") > writes);
+    assertEquals(0.0, value(m, "raft_transport_rejected_total", "reason=\"sender\""),
+        "no foreign sender in a healthy cluster");
+    assertTrue(value(m, "raft_transport_dropped_total", "reason=\"queue_full\"") >= 0);
     assertTrue(value(m, "vertx_eventbus_processed_total") > 0, "Vert.x event-bus metrics");
     assertTrue(value(m, "vertx_http_server_requests_total") >= writes, "Vert.x HTTP metrics");
 
