@@ -11,6 +11,7 @@ import io.vertx.core.buffer.Buffer;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
@@ -65,10 +66,14 @@ import java.security.NoSuchAlgorithmException;
  */
 public final class KvHttpServer {
 
+  /** Default for {@link #idleTimeoutSeconds}: a connection silent this long is closed. */
+  public static final int DEFAULT_IDLE_TIMEOUT_SECONDS = 120;
+
   private final Vertx vertx;
   private final RaftNode node;
   private final int maxBodyBytes;
   private Handler<RoutingContext> metricsHandler;
+  private int idleTimeoutSeconds = DEFAULT_IDLE_TIMEOUT_SECONDS;
   private final byte[] adminTokenDigest;
   private byte[] kvTokenDigest;
 
@@ -101,6 +106,23 @@ public final class KvHttpServer {
       throw new IllegalArgumentException("the key-value token must not be blank");
     }
     this.kvTokenDigest = token == null ? null : digest(token);
+    return this;
+  }
+
+  /**
+   * Closes a connection that neither sends nor receives anything for this long, so that idle or
+   * stalled clients cannot hold connections open forever (HTTP clients reopen closed keep-alive
+   * connections on their own).
+   *
+   * @param seconds the idle time, at least 1; default {@value #DEFAULT_IDLE_TIMEOUT_SECONDS}
+   * @return a reference to this, so the API can be used fluently
+   * @throws IllegalArgumentException if seconds is below 1
+   */
+  public KvHttpServer idleTimeoutSeconds(int seconds) {
+    if (seconds < 1) {
+      throw new IllegalArgumentException("the idle timeout must be at least 1 second");
+    }
+    this.idleTimeoutSeconds = seconds;
     return this;
   }
 
@@ -213,7 +235,8 @@ public final class KvHttpServer {
    * @return the server once listening
    */
   public Future<HttpServer> listen(String host, int port) {
-    return vertx.createHttpServer().invalidRequestHandler(KvHttpServer::invalidRequest)
+    return vertx.createHttpServer(new HttpServerOptions().setIdleTimeout(idleTimeoutSeconds))
+        .invalidRequestHandler(KvHttpServer::invalidRequest)
         .requestHandler(router()).listen(port, host);
   }
 

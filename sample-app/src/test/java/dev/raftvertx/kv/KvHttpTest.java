@@ -113,6 +113,28 @@ class KvHttpTest {
   }
 
   @Test
+  void aConnectionThatStallsOrIdlesIsClosedAndTheServerKeepsServing() throws Exception {
+    startCluster(1, 1000);
+    leader();
+    int port = freePort();
+    await(new KvHttpServer(vertx, nodes.get("n1"), 10_000, TOKEN).idleTimeoutSeconds(1)
+        .listen("127.0.0.1", port));
+    // One connection sends half a request and stalls; another says nothing at all.
+    try (java.net.Socket stalled = new java.net.Socket("127.0.0.1", port);
+        java.net.Socket silent = new java.net.Socket("127.0.0.1", port)) {
+      stalled.getOutputStream().write("GET /kv/x HTTP/1.1\r\nHost: a\r\n".getBytes(
+          java.nio.charset.StandardCharsets.US_ASCII));
+      for (java.net.Socket s : List.of(stalled, silent)) {
+        s.setSoTimeout(20_000); // generous: the server closes after 1 s of silence
+        assertEquals(-1, s.getInputStream().read(), "closed by the server");
+      }
+    }
+    HttpResponse<Buffer> put = await(client.put(port, "127.0.0.1", "/kv/after")
+        .sendBuffer(Buffer.buffer("ok")));
+    assertEquals(200, put.statusCode(), put.bodyAsString());
+  }
+
+  @Test
   void keyValueEndpointsWorkFromEveryNode() {
     startCluster(3, 1000);
     leader();
