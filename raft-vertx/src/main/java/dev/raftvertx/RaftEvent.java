@@ -7,7 +7,8 @@ import io.vertx.core.json.JsonObject;
  * Delivered to {@link RaftNode#eventHandler} and published on the event bus at
  * {@code raft.<clusterId>.<nodeId>.events} as JSON.
  *
- * @param type "role", "leader", "term" or "commit"
+ * @param type "role", "leader", "term" or "commit" (the commit index advanced; at most one such
+ *     event every 100 ms, the latest index, never skipping the last one)
  * @param nodeId the node
  * @param role its role after the event, lower case
  * @param term its term after the event

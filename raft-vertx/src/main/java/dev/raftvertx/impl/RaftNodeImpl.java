@@ -103,7 +103,13 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
   private Role lastRole = Role.FOLLOWER;
   private long lastTerm = -1;
   private String lastLeader;
+  /**
+   * Least time between two "commit" events: each one is a JSON message on the event bus, so one
+   * per tick cost the leader a tenth of its CPU under load; watchers (the web UI) batch anyway.
+   */
+  static final long COMMIT_EVENT_INTERVAL_MILLIS = 100;
   private long lastPublishedCommit = -1;
+  private long lastCommitEventMillis;
   private Handler<RaftEvent> eventHandler;
   private String eventsAddress;
 
@@ -467,12 +473,17 @@ public final class RaftNodeImpl extends VerticleBase implements RaftNode {
     transfers.tick();
     while (!deadlines.isEmpty() && (deadlines.peekFirst().atMillis() <= now
         || deadlines.peekFirst().promise().future().isComplete())) {
-      deadlines.pollFirst().promise().tryFail(RaftException.of(RaftError.TIMEOUT, core.leaderId()));
+      Promise<?> p = deadlines.pollFirst().promise();
+      if (!p.future().isComplete()) { // an exception only for what times out: they are costly
+        p.tryFail(RaftException.of(RaftError.TIMEOUT, core.leaderId()));
+      }
     }
     drain();
     sampleStats();
-    if (core.commitIndex() != lastPublishedCommit) {
+    if (core.commitIndex() != lastPublishedCommit
+        && now - lastCommitEventMillis >= COMMIT_EVENT_INTERVAL_MILLIS) {
       lastPublishedCommit = core.commitIndex();
+      lastCommitEventMillis = now;
       emit("commit");
     }
   }
