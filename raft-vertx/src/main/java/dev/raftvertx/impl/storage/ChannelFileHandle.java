@@ -24,7 +24,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *
  * <p>Calls only queue an operation (never blocking the caller). One worker task at a time drains
  * the queue: it runs every queued operation in order, writing consecutive writes that continue
- * one another with one {@code write} call and running consecutive forces as one
+ * one another with one gathering {@code write} call and running consecutive forces as one
  * {@code force(false)}, then completes the whole batch with one task on the context that opened
  * the file, in call order. So a write followed by a force costs one round trip to a worker thread,
  * where Vert.x {@code AsyncFile} takes two ({@code write} then {@code flush}), and writes issued
@@ -74,8 +74,9 @@ final class ChannelFileHandle implements StorageFileSystem.FileHandle {
 
   @Override
   public Future<Void> write(Buffer data, long position) {
-    ByteBuffer bytes = data instanceof BufferInternal b
-        ? b.getByteBuf().nioBuffer() : ByteBuffer.wrap(data.getBytes());
+    // a composite buffer (records, then preallocated zeros) is written as it is, not merged
+    ByteBuffer[] bytes = data instanceof BufferInternal b
+        ? b.getByteBuf().nioBuffers() : new ByteBuffer[] {ByteBuffer.wrap(data.getBytes())};
     return submit(new Write(bytes, position));
   }
 
@@ -196,33 +197,39 @@ final class ChannelFileHandle implements StorageFileSystem.FileHandle {
     }
   }
 
-  /** Writes the writes from position i on that continue one another. */
+  /**
+   * Writes the writes from position i on that continue one another, with gathering writes from
+   * their buffers as they are (no copy into one buffer).
+   */
   private int writeRun(List<Op> batch, int i) {
     Write first = (Write) batch.get(i);
     int j = i + 1;
-    long end = first.position + first.data.remaining();
-    int length = first.data.remaining();
-    while (j < batch.size() && batch.get(j) instanceof Write w && w.position == end
-        && (long) length + w.data.remaining() <= Integer.MAX_VALUE) {
-      end += w.data.remaining();
-      length += w.data.remaining();
+    long end = first.position + first.length;
+    int buffers = first.data.length;
+    while (j < batch.size() && batch.get(j) instanceof Write w && w.position == end) {
+      end += w.length;
+      buffers += w.data.length;
       j++;
     }
     List<Op> run = batch.subList(i, j);
     Exception failure = closed ? closedError() : writeFailure != null ? writeFailure : lost;
     if (failure == null) {
       try {
-        ByteBuffer data = first.data;
+        ByteBuffer[] data = first.data;
         if (j - i > 1) {
-          data = ByteBuffer.allocate(length);
+          data = new ByteBuffer[buffers];
+          int k = 0;
           for (Op o : run) {
-            data.put(((Write) o).data);
+            for (ByteBuffer b : ((Write) o).data) {
+              data[k++] = b;
+            }
           }
-          data.flip();
         }
-        long at = first.position;
-        while (data.hasRemaining()) {
-          at += channel.write(data, at);
+        // Reads are positional and only this drain writes, so the channel's position is ours.
+        channel.position(first.position);
+        long left = end - first.position;
+        while (left > 0) {
+          left -= channel.write(data);
         }
       } catch (IOException | RuntimeException e) {
         writeFailure = e;
@@ -280,12 +287,18 @@ final class ChannelFileHandle implements StorageFileSystem.FileHandle {
   }
 
   private static final class Write extends Op {
-    final ByteBuffer data;
+    final ByteBuffer[] data;
+    final long length;
     final long position;
 
-    Write(ByteBuffer data, long position) {
+    Write(ByteBuffer[] data, long position) {
       this.data = data;
       this.position = position;
+      long n = 0;
+      for (ByteBuffer b : data) {
+        n += b.remaining();
+      }
+      this.length = n;
     }
   }
 

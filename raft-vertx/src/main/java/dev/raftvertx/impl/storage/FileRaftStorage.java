@@ -7,11 +7,13 @@ import dev.raftvertx.spi.CorruptLogException;
 import dev.raftvertx.spi.RaftStorage;
 import dev.raftvertx.spi.StorageException;
 import dev.raftvertx.spi.StoredState;
+import io.netty.buffer.Unpooled;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.internal.buffer.BufferInternal;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
@@ -94,6 +96,8 @@ public final class FileRaftStorage implements RaftStorage {
 
   /** Zeros written ahead of the records in the active segment, per extension. */
   private static final long PREALLOCATION_STEP = 1L << 20;
+  /** The zeros of preallocation, shared and never written to: no MiB array per extension. */
+  private static final byte[] ZEROS = new byte[(int) PREALLOCATION_STEP];
   /** Applied writes after which an fsync starts even if more writes are being applied. */
   private static final int MAX_GROUP = 256;
   /** Upper bound on the encoded entries of one write (one buffer, plus preallocation). */
@@ -693,14 +697,18 @@ public final class FileRaftStorage implements RaftStorage {
         long ahead = (recordsEnd / PREALLOCATION_STEP + 1) * PREALLOCATION_STEP;
         writeEnd = Math.max(recordsEnd, Math.min(ahead, maxSegmentSize));
       }
-      byte[] bytes = new byte[Math.toIntExact(writeEnd - pos)];
+      byte[] bytes = new byte[Math.toIntExact(recordBytes)];
       ByteBuffer buf = ByteBuffer.wrap(bytes);
       int off = 0;
       for (LogEntry e : entries) {
         off = format.encode(e, buf, off);
       }
+      int zeros = Math.toIntExact(writeEnd - recordsEnd); // at most PREALLOCATION_STEP
+      Buffer data = zeros == 0 ? Buffer.buffer(bytes)
+          : BufferInternal.buffer(Unpooled.wrappedBuffer(ByteBuffer.wrap(bytes),
+              ByteBuffer.wrap(ZEROS, 0, zeros).asReadOnlyBuffer()));
       long newAllocated = Math.max(s.allocated, writeEnd);
-      issued(p, s.handle.write(Buffer.buffer(bytes), pos));
+      issued(p, s.handle.write(data, pos));
       long at = pos;
       for (LogEntry e : entries) {
         s.add(at);

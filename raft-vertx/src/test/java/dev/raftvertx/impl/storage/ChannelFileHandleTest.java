@@ -8,11 +8,16 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.netty.buffer.Unpooled;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.internal.buffer.BufferInternal;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -120,6 +125,36 @@ class ChannelFileHandleTest {
     }
     assertArrayEquals(expected, Files.readAllBytes(file));
     onContext(h::close);
+  }
+
+  @Test
+  void compositeBuffersLandWholeAlsoWhenBatchedWithOtherWrites() throws Exception {
+    // As the log writes records followed by preallocated zeros: one buffer of two parts.
+    Path file = dir.resolve("composite");
+    StorageFileSystem.FileHandle h = open(file);
+    byte[] zeros = new byte[100];
+    ByteArrayOutputStream expected = new ByteArrayOutputStream();
+    List<Future<Void>> writes = new ArrayList<>();
+    long at = 0;
+    for (int i = 0; i < 200; i++) {
+      byte[] record = ("record " + i + ";").getBytes(StandardCharsets.US_ASCII);
+      Buffer data = i % 3 == 0
+          ? BufferInternal.buffer(Unpooled.wrappedBuffer(ByteBuffer.wrap(record),
+              ByteBuffer.wrap(zeros, 0, i % 100).asReadOnlyBuffer()))
+          : Buffer.buffer(record);
+      long position = at;
+      writes.add(Future.<Void>future(p -> context.runOnContext(v ->
+          h.write(data, position).onComplete(p))));
+      expected.write(record);
+      if (i % 3 == 0) {
+        expected.write(zeros, 0, i % 100);
+      }
+      at += data.length();
+    }
+    await(Future.all(writes));
+    onContext(h::force);
+    onContext(h::close);
+    assertArrayEquals(expected.toByteArray(), Files.readAllBytes(file));
   }
 
   @Test
