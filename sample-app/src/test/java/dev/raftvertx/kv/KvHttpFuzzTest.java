@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.raftvertx.NodeStatus;
 import dev.raftvertx.RaftNode;
 import dev.raftvertx.RaftOptions;
+import dev.raftvertx.testing.FuzzSeed;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;

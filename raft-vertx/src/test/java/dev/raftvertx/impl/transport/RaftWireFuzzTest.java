@@ -4,6 +4,7 @@ import static dev.raftvertx.impl.transport.TransportTestSupport.assertSameMessag
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.raftvertx.core.Message;
+import dev.raftvertx.testing.FuzzSeed;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;

@@ -1,8 +1,8 @@
-package dev.raftvertx.kv;
+package dev.raftvertx.testing;
 
 /**
  * The seed and the iteration count of a fuzz test, from system properties, printed so that a
- * failing run can be replayed (the same as raft-vertx's test helper of this name).
+ * failing run can be replayed.
  *
  * <ul>
  *   <li>{@code -Draft.fuzz.seed=N} replays a run (default: a new seed each run, printed);
@@ -18,7 +18,7 @@ package dev.raftvertx.kv;
  * @param first the first case to run
  * @param iterations how many cases to run
  */
-record FuzzSeed(long seed, int first, int iterations) {
+public record FuzzSeed(long seed, int first, int iterations) {
 
   /**
    * Reads the properties and prints the seed.
@@ -27,7 +27,7 @@ record FuzzSeed(long seed, int first, int iterations) {
    * @param defaultIterations the bounded count a normal build runs
    * @return the seed and count
    */
-  static FuzzSeed fromProperties(String test, int defaultIterations) {
+  public static FuzzSeed fromProperties(String test, int defaultIterations) {
     String given = System.getProperty("raft.fuzz.seed");
     long seed = given != null && !given.isBlank() ? Long.parseLong(given.trim())
         : new java.security.SecureRandom().nextLong();
@@ -43,7 +43,7 @@ record FuzzSeed(long seed, int first, int iterations) {
    * @param i a case number
    * @return the seed of that case's own random generator
    */
-  long caseSeed(int i) {
+  public long caseSeed(int i) {
     long z = seed + (long) i * 0x9E3779B97F4A7C15L; // SplitMix64: well-spread per-case seeds
     z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
     z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
@@ -54,13 +54,13 @@ record FuzzSeed(long seed, int first, int iterations) {
    * @param i a case number
    * @return how to replay that case, for a failure message
    */
-  String replay(int i) {
+  public String replay(int i) {
     return "case " + i + " of seed " + seed + " (replay: -Draft.fuzz.seed=" + seed
         + " -Draft.fuzz.first=" + i + " -Draft.fuzz.iterations=1)";
   }
 
   /** @return the index after the last case */
-  int end() {
+  public int end() {
     return first + iterations;
   }
 }
