@@ -1,12 +1,14 @@
 package dev.raftvertx.kv;
 
+import dev.raftvertx.client.KvBinaryProtocol;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
 import java.nio.charset.StandardCharsets;
 
 /**
  * The binary forms of the key-value state machine's results, queries and answers (commands are
- * {@link KvCommand}). Big-endian; a string is its UTF-8 length (int, -1 for null) and bytes.
+ * {@link KvCommand}). Big-endian; a string is its UTF-8 length (int, -1 for null) and bytes, the
+ * {@code bytes32} of the binary client protocol, read with its {@link KvBinaryProtocol.Cursor}.
  *
  * <ul>
  *   <li>put result: empty; delete result: one byte, 1 if the key existed;</li>
@@ -74,9 +76,9 @@ public final class KvCodec {
         JsonObject r = new JsonObject(result);
         return new CasOutcome(r.getBoolean("swapped", false), r.getString("current"));
       }
-      Reader in = new Reader(result);
-      CasOutcome o = new CasOutcome(in.uint8() == 1, in.string());
-      in.end();
+      KvBinaryProtocol.Cursor in = new KvBinaryProtocol.Cursor(result);
+      CasOutcome o = new CasOutcome(in.uint8("swapped") == 1, in.text32("current"));
+      requireEnd(in);
       return o;
     }
   }
@@ -111,9 +113,9 @@ public final class KvCodec {
    * @throws IllegalArgumentException if the bytes are not an answer
    */
   public static String value(Buffer answer) {
-    Reader in = new Reader(answer);
-    String v = in.string();
-    in.end();
+    KvBinaryProtocol.Cursor in = new KvBinaryProtocol.Cursor(answer);
+    String v = in.text32("value");
+    requireEnd(in);
     return v;
   }
 
@@ -136,57 +138,15 @@ public final class KvCodec {
     return b.length() > 0 && b.getByte(0) == '{';
   }
 
-  /** Reads the fields of a binary form, checking every length against the bytes left. */
-  static final class Reader {
-    private final Buffer data;
-    private int pos;
-
-    Reader(Buffer data) {
-      this.data = data;
-    }
-
-    int uint8() {
-      need(1);
-      return data.getUnsignedByte(pos++);
-    }
-
-    /** @return the next string, or null if its length is -1 */
-    String string() {
-      need(4);
-      int length = data.getInt(pos);
-      pos += 4;
-      if (length == -1) {
-        return null;
-      }
-      if (length < 0) {
-        throw new IllegalArgumentException("a negative string length " + length);
-      }
-      need(length);
-      String s = data.getString(pos, pos + length, StandardCharsets.UTF_8.name());
-      pos += length;
-      return s;
-    }
-
-    String requiredString(String what) {
-      String s = string();
-      if (s == null) {
-        throw new IllegalArgumentException("no " + what);
-      }
-      return s;
-    }
-
-    /** Fails if bytes are left over. */
-    void end() {
-      if (pos != data.length()) {
-        throw new IllegalArgumentException((data.length() - pos) + " bytes after the end");
-      }
-    }
-
-    private void need(int n) {
-      if (data.length() - pos < n) {
-        throw new IllegalArgumentException("cut short: " + n + " more bytes needed at offset "
-            + pos + " of " + data.length());
-      }
+  /**
+   * Fails if the cursor did not read every byte.
+   *
+   * @param in a cursor over a binary form
+   * @throws IllegalArgumentException if bytes are left over
+   */
+  static void requireEnd(KvBinaryProtocol.Cursor in) {
+    if (!in.atEnd()) {
+      throw new IllegalArgumentException("bytes after the end");
     }
   }
 }

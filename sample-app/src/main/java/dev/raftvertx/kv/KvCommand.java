@@ -1,5 +1,6 @@
 package dev.raftvertx.kv;
 
+import dev.raftvertx.client.KvBinaryProtocol;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
 import java.nio.charset.StandardCharsets;
@@ -84,21 +85,29 @@ public sealed interface KvCommand {
     if (data.length() > 0 && data.getByte(0) == '{') {
       return decodeJson(data);
     }
-    KvCodec.Reader in = new KvCodec.Reader(data);
-    if (in.uint8() != FORMAT) {
+    KvBinaryProtocol.Cursor in = new KvBinaryProtocol.Cursor(data);
+    if (in.uint8("format") != FORMAT) {
       throw new IllegalArgumentException("not a key-value command (format byte "
           + data.getByte(0) + ")");
     }
-    int op = in.uint8();
-    String key = in.requiredString("key");
+    int op = in.uint8("op");
+    String key = required(in, "key");
     KvCommand c = switch (op) {
-      case 1 -> new Put(key, in.requiredString("value"));
+      case 1 -> new Put(key, required(in, "value"));
       case 2 -> new Delete(key);
-      case 3 -> new CompareAndSet(key, in.string(), in.requiredString("value"));
+      case 3 -> new CompareAndSet(key, in.text32("expect"), required(in, "value"));
       default -> throw new IllegalArgumentException("unknown op " + op);
     };
-    in.end();
+    KvCodec.requireEnd(in);
     return c;
+  }
+
+  private static String required(KvBinaryProtocol.Cursor in, String what) {
+    String s = in.text32(what);
+    if (s == null) {
+      throw new IllegalArgumentException("no " + what);
+    }
+    return s;
   }
 
   private static KvCommand decodeJson(Buffer data) {
