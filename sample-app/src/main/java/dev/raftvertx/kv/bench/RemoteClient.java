@@ -7,6 +7,8 @@ import dev.raftvertx.client.KvClientOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import java.util.function.BiFunction;
+import java.util.function.Supplier;
 
 /**
  * The remote load's client: {@link KvClient} over HTTP/1.1 or HTTP/2, or {@link KvBinaryClient}
@@ -62,22 +64,7 @@ interface RemoteClient {
           .setEndpoints(cluster.clientEndpoints()).setToken(token)
           .setConnections(Math.max(1, connections))
           .setMaxInFlight(Math.max(inFlight, KvBinaryClientOptions.DEFAULT_MAX_IN_FLIGHT)));
-      return new RemoteClient() {
-        @Override
-        public Future<?> put(String key, Buffer value) {
-          return c.put(key, value);
-        }
-
-        @Override
-        public Future<?> get(String key, boolean stale) {
-          return c.get(key, stale);
-        }
-
-        @Override
-        public Future<Void> close() {
-          return c.close();
-        }
-      };
+      return of(c::put, c::get, c::close);
     }
     KvClientOptions.Protocol http = protocol == Protocol.HTTP_2
         ? KvClientOptions.Protocol.HTTP_2 : KvClientOptions.Protocol.HTTP_1_1;
@@ -86,20 +73,26 @@ interface RemoteClient {
     KvClient c = KvClient.create(vertx, new KvClientOptions().setEndpoints(cluster.httpEndpoints())
         .setToken(token).setProtocol(http).setConnections(n)
         .setPipeliningLimit(Math.max(1, (inFlight + n - 1) / n)));
+    return of(c::put, c::get, c::close);
+  }
+
+  /** A remote client from the three calls of a client library's client. */
+  private static RemoteClient of(BiFunction<String, Buffer, Future<?>> put,
+      BiFunction<String, Boolean, Future<?>> get, Supplier<Future<Void>> close) {
     return new RemoteClient() {
       @Override
       public Future<?> put(String key, Buffer value) {
-        return c.put(key, value);
+        return put.apply(key, value);
       }
 
       @Override
       public Future<?> get(String key, boolean stale) {
-        return c.get(key, stale);
+        return get.apply(key, stale);
       }
 
       @Override
       public Future<Void> close() {
-        return c.close();
+        return close.get();
       }
     };
   }
