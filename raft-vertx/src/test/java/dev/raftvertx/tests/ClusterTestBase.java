@@ -429,8 +429,10 @@ abstract class ClusterTestBase {
   }
 
   @Test
-  void membershipChangesAreRefusedClearly() {
+  void membershipChangesAreRefusedClearly() throws Exception {
     String leader = awaitLeader();
+    // A new leader refuses every change (CHANGE_IN_PROGRESS) until an entry of its term commits.
+    put(leader, "settled", "1");
     String f = follower(leader);
     Future<Void> notLeader = nodes.get(f).addLearner("x", "127.0.0.1:1");
     assertTrue(failsWith(notLeader, dev.raftvertx.core.RaftError.NOT_LEADER));
